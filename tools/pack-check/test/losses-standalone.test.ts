@@ -24,6 +24,7 @@ const run = (cmd: string, args: Array<string>, cwd: string): string =>
 describe("@simclr/losses installed alone", () => {
   let work = ""
   let tarball = ""
+  let files: Array<string> = []
 
   beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), "simclr-losses-standalone-"))
@@ -32,11 +33,7 @@ describe("@simclr/losses installed alone", () => {
       files: Array<{ path: string }>
     }>
     tarball = join(work, packed[0]!.filename)
-    const files = packed[0]!.files.map((f) => f.path)
-    expect(files).toContain("dist/index.js")
-    expect(files).toContain("dist/index.d.ts")
-    expect(files).toContain("README.md")
-    expect(files.filter((f) => f.startsWith("test/") || f.endsWith(".tsbuildinfo"))).toEqual([])
+    files = packed[0]!.files.map((f) => f.path)
     const app = join(work, "app")
     run("mkdir", ["-p", app], work)
     writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }))
@@ -49,6 +46,13 @@ describe("@simclr/losses installed alone", () => {
 
   afterAll(() => {
     if (work !== "") rmSync(work, { recursive: true, force: true })
+  })
+
+  it("packs the built code, its types and the README, and no tests", () => {
+    expect(files).toContain("dist/index.js")
+    expect(files).toContain("dist/index.d.ts")
+    expect(files).toContain("README.md")
+    expect(files.filter((f) => f.startsWith("test/") || f.endsWith(".tsbuildinfo"))).toEqual([])
   })
 
   it("installs without effect or any other @simclr package", () => {
