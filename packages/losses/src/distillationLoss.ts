@@ -36,8 +36,8 @@ const OPTION_KEYS = ["temperature", "scaleByTemperatureSquared"] as const
  * @category losses
  */
 export const distillationLoss = (
-  studentLogits: tf.Tensor2D,
-  teacherLogits: tf.Tensor2D,
+  studentLogits: tf.Tensor,
+  teacherLogits: tf.Tensor,
   options: DistillationLossOptions = {}
 ): tf.Scalar => {
   const o = knownKeys("options", options, OPTION_KEYS)

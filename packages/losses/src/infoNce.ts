@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { customGradient } from "./internal/customGradient.ts"
+import { InvalidArgumentError } from "./SimclrError.ts"
 import { l2Normalize, l2NormalizeGrad, type Normalized } from "./internal/normalize.ts"
 import { assertMatrix, assertSameShape, assertSameWidth, booleanOption, knownKeys, positiveNumber } from "./internal/validate.ts"
 
@@ -31,34 +32,42 @@ const OPTION_KEYS = ["temperature", "normalize"] as const
  * const loss = infoNce(queries, keys, queue, { temperature: 0.2 }) // queries, keys [N, D]; queue [K, D]
  * ```
  *
+ * @param query float32 `[N, D]`.
+ * @param positiveKey float32 `[N, D]`: row i is the positive of query i.
+ * @param negatives float32 `[K, D]`, K ≥ 1: shared by every query.
+ *
  * @throws {InvalidArgumentError} on a non-matrix, non-float32 or empty input, a key shape other than the
  *   query's, negatives of another width, or a temperature that is not a finite number > 0.
  * @since 0.1.0
  * @category losses
  */
 export const infoNce = (
-  query: tf.Tensor2D,
-  positiveKey: tf.Tensor2D,
-  negatives: tf.Tensor2D,
+  query: tf.Tensor,
+  positiveKey: tf.Tensor,
+  negatives: tf.Tensor,
   options: InfoNceOptions = {}
 ): tf.Scalar => {
   const o = knownKeys("options", options, OPTION_KEYS)
   assertMatrix("query", query, "[N, D]")
   assertMatrix("positiveKey", positiveKey, "[N, D]")
   assertSameShape("query", query, "positiveKey", positiveKey)
-  assertMatrix("negatives", negatives, "[K, D]")
+  assertMatrix("negatives", negatives, "[K, D]", 0)
+  if (negatives.shape[0] === 0) {
+    throw new InvalidArgumentError("negatives", `needs at least one row (InfoNCE has no in-batch negatives), got shape [0, ${negatives.shape[1]}]`)
+  }
   assertSameWidth("query", query, "negatives", negatives)
   const temperature = positiveNumber("options.temperature", o["temperature"], 0.07)
   const normalize = booleanOption("options.normalize", o["normalize"], true)
   const n = query.shape[0]
   const k = negatives.shape[0]
+  const queueRows = negatives
 
   return customGradient<tf.Scalar>([query, positiveKey], ([q, key], save) => {
     const nq: Normalized | undefined = normalize ? l2Normalize(q as tf.Tensor2D) : undefined
     const nk: Normalized | undefined = normalize ? l2Normalize(key as tf.Tensor2D) : undefined
     const hq = nq?.unit ?? (q as tf.Tensor2D)
     const hk = nk?.unit ?? (key as tf.Tensor2D)
-    const queue = normalize ? l2Normalize(negatives).unit : negatives
+    const queue = normalize ? l2Normalize(queueRows).unit : queueRows
     const positive = tf.div(tf.sum(tf.mul(hq, hk), 1, true), temperature) as tf.Tensor2D
     const logits = tf.concat2d([positive, tf.div(tf.matMul(hq, queue, false, true), temperature) as tf.Tensor2D], 1)
     const lse = tf.logSumExp(logits, 1, true)

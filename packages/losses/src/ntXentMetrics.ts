@@ -30,13 +30,13 @@ export type NtXentMetrics = {
  * @since 0.1.0
  * @category losses
  */
-export const ntXentMetrics = (z1: tf.Tensor2D, z2: tf.Tensor2D, options: NtXentOptions = {}): NtXentMetrics => {
-  const { temperature, normalize } = resolveNtXent(z1, z2, options)
+export const ntXentMetrics = (z1: tf.Tensor, z2: tf.Tensor, options: NtXentOptions = {}): NtXentMetrics => {
+  const { z1: a, z2: b, temperature, normalize } = resolveNtXent(z1, z2, options)
   return tf.tidy(() => {
-    const h1 = normalize ? l2Normalize(z1).unit : z1
-    const h2 = normalize ? l2Normalize(z2).unit : z2
+    const h1 = normalize ? l2Normalize(a).unit : a
+    const h2 = normalize ? l2Normalize(b).unit : b
     const logits = tf.div(tf.matMul(h1, h2, false, true), temperature)
-    const labels = tf.range(0, z1.shape[0], 1, "int32")
+    const labels = tf.range(0, a.shape[0], 1, "int32")
     const accuracy = tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "float32")) as tf.Scalar
     const p = tf.softmax(logits)
     const entropy = tf.neg(tf.mean(tf.sum(tf.mul(p, tf.log(tf.add(p, 1e-8))), 1))) as tf.Scalar

@@ -77,6 +77,17 @@ describe("distillationLoss", () => {
     tf.dispose([s, t, value, grad])
   })
 
+  it("scales its gradient with the upstream gradient dy", () => {
+    const [s, t] = [randomNormal([3, 4], 8), randomNormal([3, 4], 9)] as [tf.Tensor2D, tf.Tensor2D]
+    const f = (x: tf.Tensor) => distillationLoss(x, t, { temperature: 2, scaleByTemperatureSquared: true })
+    const dy = tf.scalar(0.5)
+    const plain = tf.grad(f)(s)
+    const scaled = tf.grad(f)(s, dy)
+    const expected = tf.mul(plain, 0.5)
+    expect(scaled).toBeAllclose(expected, { rtol: 1e-5, atol: 1e-6 })
+    tf.dispose([s, t, dy, plain, scaled, expected])
+  })
+
   it("names the bad argument", () => {
     const [a, b] = [tf.zeros([4, 10]), tf.zeros([4, 9])] as [tf.Tensor2D, tf.Tensor2D]
     expect(() => distillationLoss(a, b)).toThrow(/^teacherLogits: shape \[4, 9\] must equal studentLogits shape \[4, 10\]/)
@@ -86,6 +97,9 @@ describe("distillationLoss", () => {
     )
     const r1 = tf.zeros([4]) as unknown as tf.Tensor2D
     expect(() => distillationLoss(r1, a)).toThrow(/^studentLogits: expected rank 2 \[B, C\], got rank 1 with shape \[4\]/)
-    tf.dispose([a, b, r1])
+    const [empty, ints] = [tf.zeros([0, 10]), tf.zeros([4, 10], "int32")]
+    expect(() => distillationLoss(empty, empty)).toThrow(/^studentLogits: empty batch: shape \[0, 10\]/)
+    expect(() => distillationLoss(a, ints)).toThrow(/^teacherLogits: expected dtype float32, got int32/)
+    tf.dispose([a, b, r1, empty, ints])
   })
 })

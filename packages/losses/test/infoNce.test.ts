@@ -78,6 +78,20 @@ describe("infoNce", () => {
     tf.dispose([q, n, value, grads])
   })
 
+  it("scales its gradients with the upstream gradient dy", () => {
+    const [q, k, n] = [randomNormal([3, 4], 12), randomNormal([3, 4], 13), randomNormal([5, 4], 14)] as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D]
+    const f = (a: tf.Tensor, b: tf.Tensor) => infoNce(a, b, n, { temperature: 0.3 })
+    const dy = tf.scalar(4)
+    const plain = tf.grads(f)([q, k])
+    const scaled = tf.grads(f)([q, k], dy)
+    for (const i of [0, 1]) {
+      const expected = tf.mul(plain[i]!, 4)
+      expect(scaled[i]!).toBeAllclose(expected, { rtol: 1e-5, atol: 1e-6 })
+      expected.dispose()
+    }
+    tf.dispose([q, k, n, dy, plain, scaled])
+  })
+
   it("names the bad argument", () => {
     const [a, b, c] = [tf.zeros([4, 8]), tf.zeros([4, 6]), tf.zeros([7, 6])] as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D]
     expect(() => infoNce(a, b, c)).toThrow(/^positiveKey: shape \[4, 6\] must equal query shape \[4, 8\]/)
@@ -85,6 +99,12 @@ describe("infoNce", () => {
     expect(() => infoNce(a, a, a, { temperature: -1 })).toThrow(InvalidArgumentError)
     expect(() => infoNce(a, a, a, { temperature: -1 })).toThrow(/^options\.temperature: must be a finite number > 0, got -1/)
     expect(() => infoNce(a, a, undefined as never)).toThrow(/^negatives: expected a tf\.Tensor of shape \[K, D\], got undefined/)
-    tf.dispose([a, b, c])
+    const [empty, noQueue, rank3, ints] = [tf.zeros([0, 8]), tf.zeros([0, 8]), tf.zeros([2, 4, 8]), tf.zeros([4, 8], "int32")]
+    expect(() => infoNce(empty, empty, a)).toThrow(/^query: empty batch: shape \[0, 8\]/)
+    expect(() => infoNce(a, a, noQueue)).toThrow(/^negatives: needs at least one row \(InfoNCE has no in-batch negatives\), got shape \[0, 8\]/)
+    expect(() => infoNce(rank3, a, a)).toThrow(/^query: expected rank 2 \[N, D\], got rank 3 with shape \[2, 4, 8\]/)
+    expect(() => infoNce(a, ints, a)).toThrow(/^positiveKey: expected dtype float32, got int32/)
+    expect(() => infoNce(a, a, a, { temp: 1 } as never)).toThrow(/^options\.temp: unknown option; known options are "temperature", "normalize"/)
+    tf.dispose([a, b, c, empty, noQueue, rank3, ints])
   })
 })

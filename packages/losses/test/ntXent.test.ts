@@ -181,10 +181,42 @@ describe("ntXent gradients", () => {
   })
 
   it("are identical for the two views when the views are identical (symmetry)", () => {
+    // Two distinct tensors (tf.grads would hand back one gradient object for a repeated input).
     const z = randomNormal([5, 7], 60) as tf.Tensor2D
-    const [g1, g2] = gradsOf(z, z, { temperature: 0.2 })
-    expect(g1).toBeAllclose(g2, { rtol: 0, atol: 0 })
-    tf.dispose(z)
+    const copy = z.clone()
+    const [g1, g2] = gradsOf(z, copy, { temperature: 0.2 })
+    expect(g1).toBeAllclose(g2, { rtol: 1e-6, atol: 1e-7 })
+    expect(g1.flat().some((v) => Math.abs(v) > 1e-3)).toBe(true)
+    tf.dispose([z, copy])
+  })
+
+  it("scale with the upstream gradient dy", () => {
+    const [z1, z2, q] = [randomNormal([4, 5], 61), randomNormal([4, 5], 62), randomNormal([3, 5], 63)] as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D]
+    const dy = tf.scalar(-2.5)
+    for (const options of [{ temperature: 0.3 }, { temperature: 0.3, reduction: "official", negatives: q, normalize: false }] as const) {
+      const f = (a: tf.Tensor, b: tf.Tensor) => ntXent(a, b, options)
+      const plain = tf.grads(f)([z1, z2])
+      const scaled = tf.grads(f)([z1, z2], dy)
+      for (const i of [0, 1]) {
+        const expected = tf.mul(plain[i]!, -2.5)
+        expect(scaled[i]!).toBeAllclose(expected, { rtol: 1e-5, atol: 1e-6 })
+        expected.dispose()
+      }
+      tf.dispose([plain, scaled])
+    }
+    tf.dispose([z1, z2, q, dy])
+  })
+
+  it("equal finite differences on the clamped branch of the L2 normalisation (Σz² < 1e-12)", () => {
+    // Rows of entries ~1e-7 have Σz² ~ 1e-13 < ε: the norm is clamped, ẑ = z/1e-6 is linear in z.
+    const [z1, z2] = [randomNormal([3, 4], 64, { std: 1e-7 }), randomNormal([3, 4], 65)] as [tf.Tensor2D, tf.Tensor2D]
+    const options = { temperature: 0.5, normalize: true, reduction: "mean" } as const
+    const [m1, m2] = [matrix(z1), matrix(z2)]
+    expect(Math.max(...m1.map((r) => r.reduce((s, v) => s + v * v, 0)))).toBeLessThan(1e-12)
+    const fd1 = finiteDifference((m) => ntXentRef(m, m2, options), m1, 1e-10)
+    const [g1] = gradsOf(z1, z2, options)
+    expect(g1).toBeAllclose(fd1, { rtol: 1e-4, atol: atol(fd1) })
+    tf.dispose([z1, z2])
   })
 
   it("leave no tensors behind, also under tf.variableGrads", () => {
@@ -252,6 +284,7 @@ describe("ntXent input errors name the argument", () => {
     ["mismatched batch", (z) => ntXent(z([8, 4]), z([6, 4])), /^z2: shape \[6, 4\] must equal z1 shape \[8, 4\]/],
     ["rank 3", (z) => ntXent(z([2, 3, 4]), z([2, 3, 4])), /^z1: expected rank 2 \[N, D\], got rank 3 with shape \[2, 3, 4\]/],
     ["empty batch", (z) => ntXent(z([0, 4]), z([0, 4])), /^z1: empty batch: shape \[0, 4\]/],
+    ["rank-3 negatives", (z) => ntXent(z([2, 4]), z([2, 4]), { negatives: z([1, 5, 4]) }), /^options\.negatives: expected rank 2 \[K, D\], got rank 3/],
     ["int32 input", (z) => ntXent(z([2, 4], "int32"), z([2, 4])), /^z1: expected dtype float32, got int32/],
     ["temperature 0", (z) => ntXent(z([2, 4]), z([2, 4]), { temperature: 0 }), /^options\.temperature: must be a finite number > 0, got 0/],
     ["temperature NaN", (z) => ntXent(z([2, 4]), z([2, 4]), { temperature: Number.NaN }), /^options\.temperature: .* got NaN/],
@@ -271,6 +304,20 @@ describe("ntXent input errors name the argument", () => {
       /^options\.negatives: rows must have the same width as z1: options\.negatives \[5, 3\] vs z1 \[2, 4\]/
     ],
     ["not a tensor", (z) => ntXent([[1, 2]] as never, z([1, 2])), /^z1: expected a tf\.Tensor of shape \[N, D\], got \[\[1,2\]\]/],
+    [
+      "a tensor in place of the options (the queue belongs in options.negatives)",
+      (z) => ntXent(z([2, 4]), z([2, 4]), z([5, 4]) as never),
+      /^options: expected an options object, got a tensor of shape \[5, 4\]; extra negatives go in options\.negatives/
+    ],
+    [
+      "a circular object",
+      (z) => {
+        const circular: Record<string, unknown> = {}
+        circular["self"] = circular
+        return ntXent(circular as never, z([2, 2]))
+      },
+      /^z1: expected a tf\.Tensor of shape \[N, D\], got a non-serialisable Object$/
+    ],
     ["disposed input", (z) => {
       const a = z([2, 2])
       a.dispose()

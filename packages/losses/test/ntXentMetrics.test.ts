@@ -35,4 +35,25 @@ describe("ntXentMetrics", () => {
     expect(m.entropy).toBeAllclose(ref.entropy, { rtol: 1e-5 })
     tf.dispose([z1, z2, q, z2c, m])
   })
+
+  it("without normalisation uses raw dot products; a single pair is always correct", () => {
+    const [z1, z2] = [randomNormal([16, 8], 4, { std: 0.5 }), randomNormal([16, 8], 5, { std: 0.5 })] as [tf.Tensor2D, tf.Tensor2D]
+    const z2c = tf.tidy(() => tf.add(z1, z2)) as tf.Tensor2D
+    const ref = ntXentMetricsRef(matrix(z1), matrix(z2c), { temperature: 1, normalize: false })
+    const m = ntXentMetrics(z1, z2c, { temperature: 1, normalize: false })
+    expect(m.accuracy).toBeAllclose(ref.accuracy, { rtol: 1e-6 })
+    expect(m.entropy).toBeAllclose(ref.entropy, { rtol: 1e-5 })
+    const [one1, one2] = [tf.slice(z1, [0, 0], [1, 8]), tf.slice(z2, [0, 0], [1, 8])]
+    const single = ntXentMetrics(one1, one2)
+    expect(single.accuracy.dataSync()[0]).toBe(1)
+    expect(Math.abs(single.entropy.dataSync()[0]!)).toBeLessThan(1e-6)
+    tf.dispose([z1, z2, z2c, m, one1, one2, single])
+  })
+
+  it("validates like ntXent", () => {
+    const [a, b] = [tf.zeros([4, 8]), tf.zeros([4, 6])]
+    expect(() => ntXentMetrics(a, b)).toThrow(/^z2: shape \[4, 6\] must equal z1 shape \[4, 8\]/)
+    expect(() => ntXentMetrics(a, a, { temperature: -0.5 })).toThrow(/^options\.temperature: must be a finite number > 0, got -0\.5/)
+    tf.dispose([a, b])
+  })
 })

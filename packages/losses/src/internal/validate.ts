@@ -3,11 +3,25 @@ import { InvalidArgumentError } from "../SimclrError.ts"
 
 export const shapeOf = (t: tf.Tensor): string => `[${t.shape.join(", ")}]`
 
-const describe = (value: unknown): string =>
-  typeof value === "string" ? `"${value}"` : typeof value === "object" && value !== null ? JSON.stringify(value) : String(value)
+/** A short, never-throwing rendering of a bad value for an error message. */
+const describe = (value: unknown): string => {
+  if (typeof value === "string") return `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`
+  if (value instanceof tf.Tensor) return `a tensor of shape ${shapeOf(value)}`
+  if (typeof value !== "object" || value === null) return String(value)
+  let text: string
+  try {
+    text = JSON.stringify(value) ?? String(value)
+  } catch {
+    text = `a non-serialisable ${value.constructor?.name ?? "object"}`
+  }
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text
+}
 
-/** Asserts a float32 tensor of rank 2 with at least one row and one column. Returns [rows, cols]. */
-export const assertMatrix = (name: string, value: unknown, meaning: string): [number, number] => {
+/**
+ * Asserts a float32 tensor of rank 2 with at least one row and one column (`minRows` 0 allows an empty
+ * one). Narrows `value` to a `tf.Tensor2D`.
+ */
+export function assertMatrix(name: string, value: unknown, meaning: string, minRows = 1): asserts value is tf.Tensor2D {
   if (!(value instanceof tf.Tensor)) {
     throw new InvalidArgumentError(name, `expected a tf.Tensor of shape ${meaning}, got ${describe(value)}`)
   }
@@ -19,9 +33,13 @@ export const assertMatrix = (name: string, value: unknown, meaning: string): [nu
     throw new InvalidArgumentError(name, `expected dtype float32, got ${value.dtype} (shape ${shapeOf(value)})`)
   }
   const [rows, cols] = value.shape as [number, number]
-  if (rows === 0) throw new InvalidArgumentError(name, `empty batch: shape ${shapeOf(value)}`)
+  if (rows < minRows) {
+    throw new InvalidArgumentError(
+      name,
+      minRows === 1 ? `empty batch: shape ${shapeOf(value)}` : `needs at least ${minRows} rows, got shape ${shapeOf(value)}`
+    )
+  }
   if (cols === 0) throw new InvalidArgumentError(name, `zero-width rows: shape ${shapeOf(value)}`)
-  return [rows, cols]
 }
 
 export const assertSameShape = (aName: string, a: tf.Tensor, bName: string, b: tf.Tensor): void => {
@@ -68,6 +86,13 @@ export const oneOf = <const A extends string>(name: string, value: unknown, allo
 /** Rejects option keys the function does not know (a typo would otherwise be silently ignored). */
 export const knownKeys = (name: string, options: unknown, keys: ReadonlyArray<string>): Record<string, unknown> => {
   if (options === undefined) return {}
+  if (options instanceof tf.Tensor) {
+    throw new InvalidArgumentError(
+      name,
+      `expected an options object, got ${describe(options)}` +
+        (keys.includes("negatives") ? "; extra negatives go in options.negatives" : "")
+    )
+  }
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw new InvalidArgumentError(name, `must be an object, got ${describe(options)}`)
   }
