@@ -1,3 +1,5 @@
+/* Kept identical in every @simclr tensor package (each installs alone); the global symbol marker makes
+ * `isInstance` agree across them. */
 /**
  * Errors thrown by the simclr-ts tensor packages for programmer errors (bad shapes, bad options).
  *

@@ -1,0 +1,27 @@
+import * as tf from "@tensorflow/tfjs-core"
+import { InvalidArgumentError } from "./SimclrError.ts"
+import { assertImages, describe } from "./internal/validate.ts"
+
+/**
+ * Mirrors images left ↔ right: all of them, or those whose `mask` entry is true (or 1).
+ *
+ * @param mask one boolean (or 0/1) per image; default: flip every image.
+ * @since 0.1.0
+ * @category augmentations
+ */
+export const flipLeftRight = (images: tf.Tensor, mask?: ReadonlyArray<boolean | number>): tf.Tensor4D => {
+  assertImages("images", images)
+  const batch = images.shape[0]
+  if (mask === undefined) return tf.tidy(() => tf.reverse(images, 2))
+  if (!Array.isArray(mask) || mask.length !== batch || !mask.every((m) => m === true || m === false || m === 0 || m === 1)) {
+    throw new InvalidArgumentError("mask", `expected ${batch} booleans (or 0/1), one per image, got ${describe(mask)}`)
+  }
+  const flip = mask.map((m) => m === true || m === 1)
+  if (flip.every((m) => !m)) return tf.clone(images) as tf.Tensor4D
+  if (flip.every((m) => m)) return tf.tidy(() => tf.reverse(images, 2))
+  return tf.tidy(() => {
+    const selector = tf.tensor4d(Float32Array.from(flip, (m) => (m ? 1 : 0)), [batch, 1, 1, 1])
+    // where() keeps the untouched images bit-exact.
+    return tf.where(tf.cast(selector, "bool"), tf.reverse(images, 2), images) as tf.Tensor4D
+  })
+}

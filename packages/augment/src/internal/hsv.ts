@@ -1,0 +1,46 @@
+import * as tf from "@tensorflow/tfjs-core"
+
+/** HSV channels of an RGB batch, each [B, H, W, 1]: hue in turns [0, 1), saturation and value in [0, 1]. */
+export interface Hsv {
+  readonly h: tf.Tensor
+  readonly s: tf.Tensor
+  readonly v: tf.Tensor
+}
+
+/**
+ * RGB → HSV as TF's `rgb_to_hsv` kernel and torchvision's `_rgb2hsv` compute it: V = max, S = (max − min) / max
+ * (0 for black), H from the channel holding the max (red first, then green), 0 for grays; H in [0, 1).
+ */
+export const rgbToHsv = (rgb: tf.Tensor4D): Hsv => {
+  const [r, g, b] = tf.split(rgb, 3, 3) as [tf.Tensor, tf.Tensor, tf.Tensor]
+  const v = tf.max(rgb, 3, true)
+  const range = tf.sub(v, tf.min(rgb, 3, true))
+  const gray = tf.lessEqual(range, 0)
+  const safeRange = tf.where(gray, tf.onesLike(range), range)
+  const safeV = tf.where(tf.greater(v, 0), v, tf.onesLike(v))
+  const s = tf.where(tf.greater(v, 0), tf.div(range, safeV), tf.zerosLike(v))
+  // Sextant offsets: red max → (g − b)/range, green max → 2 + (b − r)/range, blue max → 4 + (r − g)/range.
+  const fromR = tf.div(tf.sub(g, b), safeRange)
+  const fromG = tf.add(tf.div(tf.sub(b, r), safeRange), 2)
+  const fromB = tf.add(tf.div(tf.sub(r, g), safeRange), 4)
+  const sextant = tf.where(tf.equal(r, v), fromR, tf.where(tf.equal(g, v), fromG, fromB))
+  let h = tf.div(sextant, 6)
+  h = tf.where(tf.less(h, 0), tf.add(h, 1), h)
+  h = tf.where(gray, tf.zerosLike(h), h)
+  return { h, s, v }
+}
+
+/**
+ * HSV → RGB: channel_n = V − V·S·clamp(min(k, 4 − k), 0, 1) with k = (n + 6H) mod 6, n = 5, 3, 1 for
+ * R, G, B (the same values as the sextant tables of TF's `hsv_to_rgb` and torchvision's `_hsv2rgb`).
+ */
+export const hsvToRgb = ({ h, s, v }: Hsv): tf.Tensor4D => {
+  const h6 = tf.mul(h, 6)
+  const vs = tf.mul(v, s)
+  const channel = (n: number) => {
+    const k = tf.mod(tf.add(h6, n), 6)
+    const ramp = tf.clipByValue(tf.minimum(k, tf.sub(4, k)), 0, 1)
+    return tf.sub(v, tf.mul(vs, ramp))
+  }
+  return tf.concat([channel(5), channel(3), channel(1)], 3) as tf.Tensor4D
+}
