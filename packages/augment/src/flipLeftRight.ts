@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { InvalidArgumentError } from "./SimclrError.ts"
+import { applyToSubset } from "./internal/subset.ts"
 import { assertImages, describe } from "./internal/validate.ts"
 
 /**
@@ -19,9 +20,6 @@ export const flipLeftRight = (images: tf.Tensor, mask?: ReadonlyArray<boolean | 
   const flip = mask.map((m) => m === true || m === 1)
   if (flip.every((m) => !m)) return tf.clone(images) as tf.Tensor4D
   if (flip.every((m) => m)) return tf.tidy(() => tf.reverse(images, 2))
-  return tf.tidy(() => {
-    const selector = tf.tensor4d(Float32Array.from(flip, (m) => (m ? 1 : 0)), [batch, 1, 1, 1])
-    // where() keeps the untouched images bit-exact.
-    return tf.where(tf.cast(selector, "bool"), tf.reverse(images, 2), images) as tf.Tensor4D
-  })
+  const flipped = flip.flatMap((m, i) => (m ? [i] : []))
+  return tf.tidy(() => applyToSubset(images, flipped, (subset) => tf.reverse(subset, 2)))
 }

@@ -21,5 +21,6 @@ export const luma = (images: tf.Tensor4D): tf.Tensor4D =>
  */
 export const rgbToGrayscale = (images: tf.Tensor): tf.Tensor4D => {
   assertImages("images", images, [3])
-  return tf.tidy(() => tf.tile(luma(images), [1, 1, 1, 3]))
+  // Broadcasting against ones is several times faster than tf.tile on the wasm backend.
+  return tf.tidy(() => tf.mul(luma(images), tf.ones([1, 1, 1, 3])) as tf.Tensor4D)
 }

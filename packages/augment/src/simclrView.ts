@@ -12,6 +12,7 @@ import { rgbToGrayscale } from "./rgbToGrayscale.ts"
 import { type CropSamplerOptions, resolveSampler, SAMPLER_KEYS, sampleCropBoxWith } from "./sampleCropBox.ts"
 import { InvalidArgumentError } from "./SimclrError.ts"
 import { Random } from "./internal/Random.ts"
+import { applyToSubset } from "./internal/subset.ts"
 import type { Interpolation, ResampleStyle } from "./internal/resample.ts"
 import { assertImages, booleanOption, describe, imageSize, knownKeys, numberIn, oneOf, seedOf } from "./internal/validate.ts"
 
@@ -95,22 +96,6 @@ export interface ViewConfig {
 }
 
 const STREAM = { crop: 1, flip: 2, color: 3, blur: 4 } as const
-
-/** Applies `fn` to the listed images only and returns the batch in its original order. */
-const applyToSubset = (images: tf.Tensor4D, indices: ReadonlyArray<number>, fn: (subset: tf.Tensor4D) => tf.Tensor4D): tf.Tensor4D => {
-  const batch = images.shape[0]
-  if (indices.length === 0) return images
-  if (indices.length === batch) return fn(images)
-  const chosen = new Set(indices)
-  const rest = Array.from({ length: batch }, (_v, i) => i).filter((i) => !chosen.has(i))
-  const order = [...rest, ...indices]
-  const inverse = new Int32Array(batch)
-  order.forEach((original, position) => {
-    inverse[original] = position
-  })
-  const updated = fn(tf.gather(images, indices) as tf.Tensor4D)
-  return tf.gather(tf.concat([tf.gather(images, rest), updated], 0), inverse) as tf.Tensor4D
-}
 
 /** @internal the validated configuration */
 interface Resolved {
@@ -212,7 +197,7 @@ const makeView = (images: tf.Tensor4D, r: Resolved, seed: number, view: number):
   const batch = images.shape[0]
   const [outH, outW] = r.size
   const stream = (stage: number) => new Random(seed, view * 16 + stage)
-  let x: tf.Tensor4D = images.shape[3] === 1 ? tf.tile(images, [1, 1, 1, 3]) : images
+  let x: tf.Tensor4D = images.shape[3] === 1 ? (tf.mul(images, tf.ones([1, 1, 1, 3])) as tf.Tensor4D) : images
   if (r.validateRange) x = tf.clipByValue(x, 0, 1)
 
   // 1. Crop and resize to the output size.

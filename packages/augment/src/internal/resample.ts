@@ -102,19 +102,22 @@ export const resampleAxis = (
       const rowsFirst = tf.transpose(images, [0, 2, 1, 3]) as tf.Tensor4D
       return tf.transpose(resampleAxis(rowsFirst, 1, perImageTaps, out), [0, 2, 1, 3]) as tf.Tensor4D
     }
-    const batch = images.shape[0]
+    const [batch, height, width, channels] = images.shape
     const k = perImageTaps[0]!.taps
+    // Rows of all images in one axis: image b's row r is row b·H + r (a plain gather; the batchDims form
+    // of gather gives wrong results on the wasm backend of tfjs 4.22).
+    const flat = tf.reshape(images, [batch * height, width, channels])
     let sum: tf.Tensor4D | undefined
     for (let tap = 0; tap < k; tap++) {
       const index = new Int32Array(batch * out)
       const weight = new Float32Array(batch * out)
       perImageTaps.forEach((t, b) => {
         for (let o = 0; o < out; o++) {
-          index[b * out + o] = t.index[o * k + tap]!
+          index[b * out + o] = b * height + t.index[o * k + tap]!
           weight[b * out + o] = t.weight[o * k + tap]!
         }
       })
-      const rows = tf.gather(images, tf.tensor2d(index, [batch, out], "int32"), 1, 1)
+      const rows = tf.reshape(tf.gather(flat, tf.tensor1d(index, "int32"), 0), [batch, out, width, channels])
       const term = tf.mul(rows, tf.tensor4d(weight, [batch, out, 1, 1])) as tf.Tensor4D
       sum = sum === undefined ? term : (tf.add(sum, term) as tf.Tensor4D)
     }

@@ -1,0 +1,87 @@
+/**
+ * Packs a workspace package with `npm pack` and installs the tarball in an empty folder outside the
+ * repository, next to only the given registry packages, as a user of that one package would.
+ */
+import { execFileSync } from "node:child_process"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+
+export const repo = fileURLToPath(new URL("../../..", import.meta.url))
+
+export const tfjsVersion = (JSON.parse(readFileSync(join(repo, "node_modules", "@tensorflow", "tfjs-core", "package.json"), "utf8")) as { version: string }).version
+
+export const run = (cmd: string, args: Array<string>, cwd: string): string =>
+  execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, npm_config_loglevel: "error" } })
+
+export interface Installed {
+  /** The folder holding package.json and node_modules. */
+  readonly app: string
+  /** Paths inside the tarball. */
+  readonly files: ReadonlyArray<string>
+  /** Runs an ES module script in the app folder and returns its stdout. */
+  readonly runScript: (source: string) => string
+  readonly cleanup: () => void
+}
+
+export const packAndInstall = (packageName: string, registryPackages: ReadonlyArray<string>): Installed => {
+  const work = mkdtempSync(join(tmpdir(), `simclr-${packageName.replace(/\W/g, "-")}-`))
+  const packageDir = join(repo, "packages", packageName.replace(/^@simclr\//, ""))
+  const packed = JSON.parse(run("npm", ["pack", "--json", "--pack-destination", work], packageDir)) as Array<{
+    filename: string
+    files: Array<{ path: string }>
+  }>
+  const app = join(work, "app")
+  mkdirSync(app)
+  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }))
+  run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(work, packed[0]!.filename), ...registryPackages], app)
+  return {
+    app,
+    files: packed[0]!.files.map((f) => f.path),
+    runScript: (source) => {
+      writeFileSync(join(app, "main.js"), source)
+      return run("node", ["main.js"], app)
+    },
+    cleanup: () => rmSync(work, { recursive: true, force: true })
+  }
+}
+
+/**
+ * The checks every published tensor package must pass when installed alone next to tfjs-core and the
+ * cpu backend, plus `usage` (tests that use the installed package through `installed()`).
+ */
+export const describeStandalone = (packageName: string, usage: (installed: () => Installed) => void): void => {
+  describe(`${packageName} installed alone`, () => {
+    let installed: Installed | undefined
+    beforeAll(() => {
+      installed = packAndInstall(packageName, [`@tensorflow/tfjs-core@${tfjsVersion}`, `@tensorflow/tfjs-backend-cpu@${tfjsVersion}`])
+    })
+    afterAll(() => installed?.cleanup())
+    const get = (): Installed => {
+      if (installed === undefined) throw new Error("the package was not installed")
+      return installed
+    }
+
+    it("packs the built code, its types and the README, and no tests", () => {
+      const { files } = get()
+      expect(files).toContain("dist/index.js")
+      expect(files).toContain("dist/index.d.ts")
+      expect(files).toContain("README.md")
+      expect(files.filter((f) => f.startsWith("test/") || f.endsWith(".tsbuildinfo"))).toEqual([])
+    })
+
+    it("installs without effect or any other @simclr package; tfjs-core is its only peer", () => {
+      const modules = join(get().app, "node_modules")
+      const short = packageName.replace(/^@simclr\//, "")
+      expect(existsSync(join(modules, "effect"))).toBe(false)
+      expect(readdirSync(join(modules, "@simclr"))).toEqual([short])
+      const manifest = JSON.parse(readFileSync(join(modules, "@simclr", short, "package.json"), "utf8")) as Record<string, unknown>
+      expect(manifest["dependencies"]).toBeUndefined()
+      expect(Object.keys(manifest["peerDependencies"] as object)).toEqual(["@tensorflow/tfjs-core"])
+    })
+
+    usage(get)
+  })
+}
