@@ -1,0 +1,14 @@
+/**
+ * ResNet encoders for SimCLR as TensorFlow.js layers models. Pure functions; `@tensorflow/tfjs-core` and
+ * `@tensorflow/tfjs-layers` are peer dependencies. Importing the package registers its custom layers.
+ *
+ * @since 0.1.0
+ */
+export { SkMix, SkStreamSum } from "./layers.ts"
+export {
+  loadTorchvisionWeights,
+  type TorchvisionLoadOptions,
+  type TorchvisionLoadReport
+} from "./loadTorchvisionWeights.ts"
+export { resnet, type ResNetConfig, type ResNetDepth } from "./resnet.ts"
+export { InvalidArgumentError, SimclrError } from "./SimclrError.ts"
