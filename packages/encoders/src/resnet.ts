@@ -39,6 +39,8 @@ export interface ResNetConfig {
   readonly shortcut?: "torchvision" | "official"
   /** Width of the first group before the multiplier. Default 64; smaller values make tiny test models. */
   readonly baseWidth?: number
+  /** Blocks in each of the four groups, overriding `depth`'s (which still picks basic or bottleneck blocks). */
+  readonly blocksPerGroup?: readonly [number, number, number, number]
   /** Seed of the weight initialisers (each layer derives its own). Default 0. */
   readonly seed?: number
   /** Model name. Default `resnet<depth>`. */
@@ -66,11 +68,13 @@ const KEYS = [
   "zeroInitLastBlockGamma",
   "shortcut",
   "baseWidth",
+  "blocksPerGroup",
   "seed",
   "name"
 ] as const
 
-type Resolved = Required<Omit<ResNetConfig, "inputShape" | "name">> & {
+type Resolved = Required<Omit<ResNetConfig, "inputShape" | "name" | "blocksPerGroup">> & {
+  readonly blocksPerGroup: readonly [number, number, number, number]
   readonly inputShape: readonly [number | null, number | null, number]
   readonly name: string
 }
@@ -89,7 +93,12 @@ const resolve = (config: unknown): Resolved => {
   ) {
     throw new InvalidArgumentError("config.inputShape", `expected [height | null, width | null, channels], got ${describe(inputShape)}`)
   }
+  const blocks = c["blocksPerGroup"] ?? BLOCKS[depth as ResNetDepth].layers
+  if (!Array.isArray(blocks) || blocks.length !== 4 || !blocks.every((n) => Number.isInteger(n) && n >= 1)) {
+    throw new InvalidArgumentError("config.blocksPerGroup", `expected four integers ≥ 1, got ${describe(blocks)}`)
+  }
   return {
+    blocksPerGroup: blocks as unknown as readonly [number, number, number, number],
     depth: depth as ResNetDepth,
     widthMultiplier: numberIn("config.widthMultiplier", c["widthMultiplier"], 1, [1, 64], { integer: true }),
     skRatio: numberIn("config.skRatio", c["skRatio"], 0, [0, 1]),
@@ -240,7 +249,8 @@ class Builder {
 export const resnet = (config: ResNetConfig): tfl.LayersModel => {
   const r = resolve(config)
   const b = new Builder(r)
-  const { kind, layers } = BLOCKS[r.depth]
+  const { kind } = BLOCKS[r.depth]
+  const layers = r.blocksPerGroup
   const width = r.baseWidth * r.widthMultiplier
   const input = tfl.input({ shape: [...r.inputShape], name: "images" })
   let x: tfl.SymbolicTensor

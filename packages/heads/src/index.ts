@@ -1,0 +1,10 @@
+/**
+ * SimCLR v1/v2 projection and supervised heads as TensorFlow.js layers models, and their composition
+ * with an encoder. Pure; `@tensorflow/tfjs-core` and `@tensorflow/tfjs-layers` are peer dependencies.
+ *
+ * @since 0.1.0
+ */
+export { headPresets, projectionHead, type ProjectionHeadConfig, type ProjectionMode } from "./projectionHead.ts"
+export { simclrModel } from "./simclrModel.ts"
+export { InvalidArgumentError, SimclrError } from "./SimclrError.ts"
+export { supervisedHead } from "./supervisedHead.ts"

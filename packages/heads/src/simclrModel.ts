@@ -1,0 +1,37 @@
+import * as tfl from "@tensorflow/tfjs-layers"
+import { InvalidArgumentError } from "./SimclrError.ts"
+
+/**
+ * Encoder f and projection head g as one model: images → `[h, ft, z]` where h = f(x), z = g(h) and ft is
+ * the output of head layer `ftProjSelector` (0 = h; SimCLR v2 fine-tunes from layer 1 of its 3-layer
+ * head; −1 = the last layer, z). The encoder and head keep their own layers (and weights), shared with
+ * this model.
+ *
+ * @example
+ * ```ts
+ * const model = simclrModel(resnet({ depth: 50 }), projectionHead(headPresets.v2(2048)), { ftProjSelector: 1 })
+ * const [h, ft, z] = model.apply(images, { training: true }) as tf.Tensor[]
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const simclrModel = (
+  encoder: tfl.LayersModel,
+  head: tfl.LayersModel,
+  options: { readonly ftProjSelector?: number; readonly name?: string } = {}
+): tfl.LayersModel => {
+  const outputs = head.outputs.length
+  const selector = options.ftProjSelector ?? 0
+  const index = selector < 0 ? outputs + selector : selector
+  if (!Number.isInteger(selector) || index < 0 || index >= outputs) {
+    throw new InvalidArgumentError(
+      "options.ftProjSelector",
+      `must be an integer from ${-outputs} to ${outputs - 1} for a head with ${outputs - 1} layer(s), got ${String(selector)}`
+    )
+  }
+  const inputs = tfl.input({ shape: encoder.inputs[0]!.shape.slice(1) as Array<number>, name: "images" })
+  const h = encoder.apply(inputs) as tfl.SymbolicTensor
+  const hidden = head.apply(h) as Array<tfl.SymbolicTensor>
+  return tfl.model({ inputs, outputs: [h, hidden[index]!, hidden[outputs - 1]!], name: options.name ?? "simclr" })
+}
