@@ -33,5 +33,7 @@ export const simclrModel = (
   const inputs = tfl.input({ shape: encoder.inputs[0]!.shape.slice(1) as Array<number>, name: "images" })
   const h = encoder.apply(inputs) as tfl.SymbolicTensor
   const hidden = head.apply(h) as Array<tfl.SymbolicTensor>
-  return tfl.model({ inputs, outputs: [h, hidden[index]!, hidden[outputs - 1]!], name: options.name ?? "simclr" })
+  // An identity layer names the fine-tuning output and keeps it distinct from z when they coincide.
+  const ft = tfl.layers.activation({ activation: "linear", name: "ft" }).apply(hidden[index]!) as tfl.SymbolicTensor
+  return tfl.model({ inputs, outputs: [h, ft, hidden[outputs - 1]!], name: options.name ?? "simclr" })
 }
