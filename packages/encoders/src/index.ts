@@ -11,4 +11,5 @@ export {
   type TorchvisionLoadReport
 } from "./loadTorchvisionWeights.ts"
 export { resnet, type ResNetConfig, type ResNetDepth } from "./resnet.ts"
+export { loadModel, saveModel } from "./saveModel.ts"
 export { InvalidArgumentError, SimclrError } from "./SimclrError.ts"

@@ -1,0 +1,141 @@
+import * as tf from "@tensorflow/tfjs-core"
+import * as tfl from "@tensorflow/tfjs-layers"
+import { InvalidArgumentError } from "./SimclrError.ts"
+
+/** Weight shards of at most 4 MiB, as the tfjs converter writes them (browsers cache them separately). */
+const SHARD_BYTES = 4 * 1024 * 1024
+
+const nodeModules = async () => {
+  const [fs, path, crypto] = await Promise.all([import("node:fs/promises"), import("node:path"), import("node:crypto")])
+  return { fs, path, crypto }
+}
+
+const toBuffers = (data: tf.io.WeightData | undefined): Array<ArrayBuffer> =>
+  data === undefined ? [] : Array.isArray(data) ? data : [data]
+
+/**
+ * Saves a layers model in the standard TF.js layers format — `model.json` plus binary weight shards
+ * (`group1-<id>-shardNofM.bin`, ≤ 4 MiB) — loadable by `tf.loadLayersModel` in Node or a browser, using
+ * Node's fs (no tfjs-node). Atomic: the shards are written and fsynced under new names first, then
+ * `model.json` is replaced by a rename, so the folder holds the old model or the new one, never a mix,
+ * whatever moment a crash comes; stale shards are removed afterwards.
+ *
+ * @example
+ * ```ts
+ * await saveModel(encoder, "runs/exp1/export")
+ * const again = await loadModel("runs/exp1/export")
+ * ```
+ *
+ * @since 0.1.0
+ * @category resource management
+ */
+export const saveModel = async (model: tfl.LayersModel, dir: string): Promise<{ readonly files: ReadonlyArray<string>; readonly bytes: number }> => {
+  if (typeof dir !== "string" || dir === "") throw new InvalidArgumentError("dir", `expected a folder path, got ${String(dir)}`)
+  const { fs, path, crypto } = await nodeModules()
+  let written: { files: Array<string>; bytes: number } = { files: [], bytes: 0 }
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      await fs.mkdir(dir, { recursive: true })
+      const buffers = toBuffers(artifacts.weightData)
+      const whole = new Uint8Array(buffers.reduce((n, b) => n + b.byteLength, 0))
+      let at = 0
+      for (const b of buffers) {
+        whole.set(new Uint8Array(b), at)
+        at += b.byteLength
+      }
+      const id = crypto.createHash("sha256").update(whole).digest("hex").slice(0, 12)
+      const count = Math.max(1, Math.ceil(whole.byteLength / SHARD_BYTES))
+      const shards = Array.from({ length: count }, (_v, i) => `group1-${id}-shard${i + 1}of${count}.bin`)
+      for (const [i, name] of shards.entries()) {
+        const file = await fs.open(path.join(dir, name), "w")
+        try {
+          await file.writeFile(whole.subarray(i * SHARD_BYTES, Math.min((i + 1) * SHARD_BYTES, whole.byteLength)))
+          await file.sync()
+        } finally {
+          await file.close()
+        }
+      }
+      const modelJson = {
+        format: "layers-model",
+        generatedBy: `TensorFlow.js tfjs-layers v${tfl.version_layers}`,
+        convertedBy: "@simclr/encoders saveModel",
+        modelTopology: artifacts.modelTopology,
+        ...(artifacts.trainingConfig === undefined ? {} : { trainingConfig: artifacts.trainingConfig }),
+        weightsManifest: [{ paths: shards, weights: artifacts.weightSpecs ?? [] }]
+      }
+      const temp = path.join(dir, `model.json.${process.pid}.${id}.tmp`)
+      const file = await fs.open(temp, "w")
+      try {
+        await file.writeFile(JSON.stringify(modelJson))
+        await file.sync()
+      } finally {
+        await file.close()
+      }
+      await fs.rename(temp, path.join(dir, "model.json"))
+      // Make the rename durable, then drop shards the new model.json does not name.
+      const folder = await fs.open(dir, "r")
+      try {
+        await folder.sync()
+      } finally {
+        await folder.close()
+      }
+      const keep = new Set(shards)
+      for (const entry of await fs.readdir(dir)) {
+        if (/^group1-[0-9a-f]{12}-shard\d+of\d+\.bin$/.test(entry) && !keep.has(entry)) await fs.rm(path.join(dir, entry), { force: true })
+      }
+      written = { files: ["model.json", ...shards], bytes: whole.byteLength }
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON", weightDataBytes: whole.byteLength } }
+    })
+  )
+  return written
+}
+
+/**
+ * Loads a model saved by {@link saveModel} (or any TF.js layers-format folder) with Node's fs; the
+ * encoders' custom layers are registered. Corrupt or missing files get an `InvalidArgumentError` naming
+ * the file.
+ *
+ * @since 0.1.0
+ * @category resource management
+ */
+export const loadModel = async (dir: string): Promise<tfl.LayersModel> => {
+  const { fs, path } = await nodeModules()
+  const jsonPath = path.join(dir, "model.json")
+  let modelJson: tf.io.ModelJSON
+  try {
+    modelJson = JSON.parse(await fs.readFile(jsonPath, "utf8")) as tf.io.ModelJSON
+  } catch (cause) {
+    throw new InvalidArgumentError("dir", `cannot read ${jsonPath}: ${(cause as Error).message}`)
+  }
+  const manifest = modelJson.weightsManifest
+  if (!Array.isArray(manifest) || modelJson.modelTopology === undefined) {
+    throw new InvalidArgumentError("dir", `${jsonPath} is not a TF.js layers model (no modelTopology or weightsManifest)`)
+  }
+  const buffers: Array<ArrayBuffer> = []
+  for (const group of manifest) {
+    for (const shard of group.paths) {
+      const file = path.join(dir, shard)
+      try {
+        const bytes = await fs.readFile(file)
+        buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer)
+      } catch (cause) {
+        throw new InvalidArgumentError("dir", `cannot read weight shard ${file}: ${(cause as Error).message}`)
+      }
+    }
+  }
+  const expected = manifest.flatMap((g) => g.weights).reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1) * (w.dtype === "float32" || w.dtype === "int32" || w.dtype === undefined ? 4 : 1), 0)
+  const actual = buffers.reduce((n, b) => n + b.byteLength, 0)
+  if (actual !== expected) {
+    throw new InvalidArgumentError("dir", `weight shards in ${dir} hold ${actual} bytes but model.json describes ${expected}`)
+  }
+  return tfl.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: modelJson.modelTopology,
+      weightSpecs: manifest.flatMap((g) => g.weights),
+      weightData: buffers,
+      format: modelJson.format,
+      generatedBy: modelJson.generatedBy,
+      convertedBy: modelJson.convertedBy
+    })
+  )
+}
