@@ -52,11 +52,16 @@ export const packAndInstall = (packageName: string, registryPackages: ReadonlyAr
  * The checks every published tensor package must pass when installed alone next to tfjs-core and the
  * cpu backend, plus `usage` (tests that use the installed package through `installed()`).
  */
-export const describeStandalone = (packageName: string, usage: (installed: () => Installed) => void): void => {
+export const describeStandalone = (
+  packageName: string,
+  usage: (installed: () => Installed) => void,
+  peers: ReadonlyArray<string> = ["@tensorflow/tfjs-core"]
+): void => {
   describe(`${packageName} installed alone`, () => {
     let installed: Installed | undefined
     beforeAll(() => {
-      installed = packAndInstall(packageName, [`@tensorflow/tfjs-core@${tfjsVersion}`, `@tensorflow/tfjs-backend-cpu@${tfjsVersion}`])
+      const tfjs = [...new Set([...peers, "@tensorflow/tfjs-backend-cpu"])].map((p) => `${p}@${tfjsVersion}`)
+      installed = packAndInstall(packageName, tfjs)
     })
     afterAll(() => installed?.cleanup())
     const get = (): Installed => {
@@ -72,14 +77,14 @@ export const describeStandalone = (packageName: string, usage: (installed: () =>
       expect(files.filter((f) => f.startsWith("test/") || f.endsWith(".tsbuildinfo"))).toEqual([])
     })
 
-    it("installs without effect or any other @simclr package; tfjs-core is its only peer", () => {
+    it(`installs without effect or any other @simclr package; its peers are ${peers.join(", ")}`, () => {
       const modules = join(get().app, "node_modules")
       const short = packageName.replace(/^@simclr\//, "")
       expect(existsSync(join(modules, "effect"))).toBe(false)
       expect(readdirSync(join(modules, "@simclr"))).toEqual([short])
       const manifest = JSON.parse(readFileSync(join(modules, "@simclr", short, "package.json"), "utf8")) as Record<string, unknown>
       expect(manifest["dependencies"]).toBeUndefined()
-      expect(Object.keys(manifest["peerDependencies"] as object)).toEqual(["@tensorflow/tfjs-core"])
+      expect(Object.keys(manifest["peerDependencies"] as object).toSorted()).toEqual([...peers].toSorted())
     })
 
     usage(get)
