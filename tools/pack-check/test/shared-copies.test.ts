@@ -1,0 +1,24 @@
+/**
+ * Each tensor package installs alone, so the few shared helpers are copied into each package rather than
+ * imported from a common dependency. This keeps the copies identical: edit one, copy it to the others.
+ */
+import { readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { expect, it } from "vitest"
+import { repo } from "./install.ts"
+
+const packages = readdirSync(join(repo, "packages"))
+const copies = (file: string) =>
+  packages.flatMap((p) => {
+    try {
+      return [{ pkg: p, text: readFileSync(join(repo, "packages", p, "src", file), "utf8") }]
+    } catch {
+      return []
+    }
+  })
+
+it("SimclrError.ts is identical in every package that has it (the error marker must agree)", () => {
+  const all = copies("SimclrError.ts")
+  expect(all.length).toBeGreaterThanOrEqual(4)
+  for (const c of all) expect({ pkg: c.pkg, text: c.text }).toEqual({ pkg: c.pkg, text: all[0]!.text })
+})
