@@ -16,9 +16,9 @@ const toBuffers = (data: tf.io.WeightData | undefined): Array<ArrayBuffer> =>
 /**
  * Saves a layers model in the standard TF.js layers format — `model.json` plus binary weight shards
  * (`group1-<id>-shardNofM.bin`, ≤ 4 MiB) — loadable by `tf.loadLayersModel` in Node or a browser, using
- * Node's fs (no tfjs-node). Atomic: the shards are written and fsynced under new names first, then
- * `model.json` is replaced by a rename, so the folder holds the old model or the new one, never a mix,
- * whatever moment a crash comes; stale shards are removed afterwards.
+ * Node's fs (no tfjs-node). Atomic: every file is written and fsynced under a temporary name and
+ * renamed into place — the shards first, `model.json` last — so the folder holds the old model or the
+ * new one, never a mix, whatever moment a crash comes; stale shards and leftovers are removed afterwards.
  *
  * @example
  * ```ts
@@ -46,14 +46,19 @@ export const saveModel = async (model: tfl.LayersModel, dir: string): Promise<{ 
       const id = crypto.createHash("sha256").update(whole).digest("hex").slice(0, 12)
       const count = Math.max(1, Math.ceil(whole.byteLength / SHARD_BYTES))
       const shards = Array.from({ length: count }, (_v, i) => `group1-${id}-shard${i + 1}of${count}.bin`)
+      // Shard names come from the content, so saving the same weights again reuses the names the
+      // current model.json points at: write each shard under a temporary name and rename it into place,
+      // so a shard file is never truncated or half-written under its final name.
       for (const [i, name] of shards.entries()) {
-        const file = await fs.open(path.join(dir, name), "w")
+        const temp = path.join(dir, `${name}.${process.pid}.tmp`)
+        const file = await fs.open(temp, "w")
         try {
           await file.writeFile(whole.subarray(i * SHARD_BYTES, Math.min((i + 1) * SHARD_BYTES, whole.byteLength)))
           await file.sync()
         } finally {
           await file.close()
         }
+        await fs.rename(temp, path.join(dir, name))
       }
       const modelJson = {
         format: "layers-model",
@@ -79,9 +84,12 @@ export const saveModel = async (model: tfl.LayersModel, dir: string): Promise<{ 
       } finally {
         await folder.close()
       }
+      // Also remove temporary files a killed save left behind.
       const keep = new Set(shards)
       for (const entry of await fs.readdir(dir)) {
-        if (/^group1-[0-9a-f]{12}-shard\d+of\d+\.bin$/.test(entry) && !keep.has(entry)) await fs.rm(path.join(dir, entry), { force: true })
+        const stale = /^group1-[0-9a-f]{12}-shard\d+of\d+\.bin$/.test(entry) && !keep.has(entry)
+        const leftover = entry.endsWith(".tmp")
+        if (stale || leftover) await fs.rm(path.join(dir, entry), { force: true })
       }
       written = { files: ["model.json", ...shards], bytes: whole.byteLength }
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON", weightDataBytes: whole.byteLength } }

@@ -56,7 +56,7 @@ describe("saveModel / loadModel", () => {
     const [pOld, pNew] = [predict(old, x), predict(next, x)]
     const rng = seededRandom(4)
     const outcomes = new Set<string>()
-    for (let round = 0; round < 8; round++) {
+    for (let round = 0; round < 12; round++) {
       const child = spawn(process.execPath, [new URL("./scripts/save-forever.mjs", import.meta.url).pathname, dir, "2"], {
         stdio: ["ignore", "pipe", "inherit"]
       })
@@ -72,6 +72,9 @@ describe("saveModel / loadModel", () => {
       outcomes.add(which)
     }
     expect(outcomes.has("new")).toBe(true)
+    // A final, uninterrupted save leaves exactly model.json and its shards (no temporary leftovers).
+    const { files } = await saveModel(next, dir)
+    expect(readdirSync(dir).toSorted()).toEqual([...files].toSorted())
     tf.dispose(x)
     old.dispose()
     next.dispose()
