@@ -17,8 +17,10 @@ const copies = (file: string) =>
     }
   })
 
-it("SimclrError.ts is identical in every package that has it (the error marker must agree)", () => {
-  const all = copies("SimclrError.ts")
-  expect(all.length).toBeGreaterThanOrEqual(4)
-  for (const c of all) expect({ pkg: c.pkg, text: c.text }).toEqual({ pkg: c.pkg, text: all[0]!.text })
-})
+for (const file of ["SimclrError.ts", "internal/validate.ts"]) {
+  it(`${file} is identical in every package that has it`, () => {
+    const all = copies(file)
+    expect(all.length).toBeGreaterThanOrEqual(4)
+    for (const c of all) expect({ pkg: c.pkg, text: c.text }).toEqual({ pkg: c.pkg, text: all[0]!.text })
+  })
+}

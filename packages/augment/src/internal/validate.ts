@@ -1,3 +1,8 @@
+/**
+ * Argument checks shared by the tensor packages. Each package installs alone, so this file is copied
+ * into every one of them (src/internal/validate.ts) and a pack-check test keeps the copies identical:
+ * edit one copy, then copy it to the others.
+ */
 import * as tf from "@tensorflow/tfjs-core"
 import { InvalidArgumentError } from "../SimclrError.ts"
 
@@ -125,12 +130,22 @@ export const booleanOption = (name: string, value: unknown, fallback: boolean): 
 /** Rejects option keys the function does not know (a typo would otherwise be silently ignored). */
 export const knownKeys = (name: string, options: unknown, keys: ReadonlyArray<string>): Record<string, unknown> => {
   if (options === undefined) return {}
-  if (typeof options !== "object" || options === null || Array.isArray(options) || options instanceof tf.Tensor) {
-    throw new InvalidArgumentError(name, `must be an options object, got ${describe(options)}`)
+  if (options instanceof tf.Tensor) {
+    throw new InvalidArgumentError(
+      name,
+      `expected an options object, got ${describe(options)}` +
+        (keys.includes("negatives") ? "; extra negatives go in options.negatives" : "")
+    )
+  }
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new InvalidArgumentError(name, `must be an object, got ${describe(options)}`)
   }
   for (const key of Object.keys(options)) {
     if (!keys.includes(key)) {
-      throw new InvalidArgumentError(`${name}.${key}`, `unknown option; known options are ${keys.map((k) => `"${k}"`).join(", ")}`)
+      throw new InvalidArgumentError(
+        `${name}.${key}`,
+        `unknown option; known options are ${keys.map((k) => `"${k}"`).join(", ")}`
+      )
     }
   }
   return options as Record<string, unknown>
@@ -152,6 +167,55 @@ export const imageSize = (name: string, value: unknown): [number, number] => {
 export const seedOf = (name: string, value: unknown): number => {
   if (typeof value !== "number" || !Number.isSafeInteger(value)) {
     throw new InvalidArgumentError(name, `expected an integer seed, got ${describe(value)}`)
+  }
+  return value
+}
+
+/**
+ * Asserts a float32 tensor of rank 2 with at least one row and one column (`minRows` 0 allows an empty
+ * one). Narrows `value` to a `tf.Tensor2D`.
+ */
+export function assertMatrix(name: string, value: unknown, meaning: string, minRows = 1): asserts value is tf.Tensor2D {
+  if (!(value instanceof tf.Tensor)) {
+    throw new InvalidArgumentError(name, `expected a tf.Tensor of shape ${meaning}, got ${describe(value)}`)
+  }
+  if (value.isDisposed) throw new InvalidArgumentError(name, "the tensor is disposed")
+  if (value.rank !== 2) {
+    throw new InvalidArgumentError(name, `expected rank 2 ${meaning}, got rank ${value.rank} with shape ${shapeOf(value.shape)}`)
+  }
+  if (value.dtype !== "float32") {
+    throw new InvalidArgumentError(name, `expected dtype float32, got ${value.dtype} (shape ${shapeOf(value.shape)})`)
+  }
+  const [rows, cols] = value.shape as [number, number]
+  if (rows < minRows) {
+    throw new InvalidArgumentError(
+      name,
+      minRows === 1 ? `empty batch: shape ${shapeOf(value.shape)}` : `needs at least ${minRows} rows, got shape ${shapeOf(value.shape)}`
+    )
+  }
+  if (cols === 0) throw new InvalidArgumentError(name, `zero-width rows: shape ${shapeOf(value.shape)}`)
+}
+
+export const assertSameShape = (aName: string, a: tf.Tensor, bName: string, b: tf.Tensor): void => {
+  if (a.shape[0] !== b.shape[0] || a.shape[1] !== b.shape[1]) {
+    throw new InvalidArgumentError(bName, `shape ${shapeOf(b.shape)} must equal ${aName} shape ${shapeOf(a.shape)}`)
+  }
+}
+
+export const assertSameWidth = (aName: string, a: tf.Tensor, bName: string, b: tf.Tensor): void => {
+  if (a.shape[1] !== b.shape[1]) {
+    throw new InvalidArgumentError(
+      bName,
+      `rows must have the same width as ${aName}: ${bName} ${shapeOf(b.shape)} vs ${aName} ${shapeOf(a.shape)}`
+    )
+  }
+}
+
+/** A finite number > 0. */
+export const positiveNumber = (name: string, value: unknown, fallback: number): number => {
+  if (value === undefined) return fallback
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidArgumentError(name, `must be a finite number > 0, got ${describe(value)}`)
   }
   return value
 }
