@@ -198,7 +198,8 @@ const makeView = (images: tf.Tensor4D, r: Resolved, seed: number, view: number):
   const [outH, outW] = r.size
   const stream = (stage: number) => new Random(seed, view * 16 + stage)
   let x: tf.Tensor4D = images.shape[3] === 1 ? (tf.mul(images, tf.ones([1, 1, 1, 3])) as tf.Tensor4D) : images
-  if (r.validateRange) x = tf.clipByValue(x, 0, 1)
+  // Checked inputs are in [0, 1] already; unchecked ones are clipped before any op sees them.
+  if (!r.validateRange) x = tf.clipByValue(x, 0, 1)
 
   // 1. Crop and resize to the output size.
   if (r.crop === "center") {

@@ -41,7 +41,7 @@ const KEYS = ["inputDim", "mode", "numLayers", "hiddenDim", "outputDim", "lastBa
 
 /**
  * The SimCLR projection head g(·) as a `tf.LayersModel` from h [B, inputDim] to the list
- * `[h, layer 1 output, …, z]` (`numLayers + 1` tensors; `[h, z]` when linear, `[h]` when none), so a
+ * `[h, layer 1 output, …, z]` (`numLayers + 1` tensors; `[h, z]` when linear and when none, with z = h), so a
  * fine-tuning representation can be taken from any layer (`ftProjSelector`). Official structure
  * (google-research/simclr `ProjectionHead`): every layer is a dense layer without bias (initialised
  * N(0, 0.01²)) followed by batch norm; ReLU between layers; the last batch norm has no β.
