@@ -17,9 +17,8 @@ export const flipLeftRight = (images: tf.Tensor, mask?: ReadonlyArray<boolean | 
   if (!Array.isArray(mask) || mask.length !== batch || !mask.every((m) => m === true || m === false || m === 0 || m === 1)) {
     throw new InvalidArgumentError("mask", `expected ${batch} booleans (or 0/1), one per image, got ${describe(mask)}`)
   }
-  const flip = mask.map((m) => m === true || m === 1)
-  if (flip.every((m) => !m)) return tf.clone(images) as tf.Tensor4D
-  if (flip.every((m) => m)) return tf.tidy(() => tf.reverse(images, 2))
-  const flipped = flip.flatMap((m, i) => (m ? [i] : []))
+  const flipped = mask.flatMap((m, i) => (m === true || m === 1 ? [i] : []))
+  // applyToSubset returns its input when nothing is selected; the caller owns a new tensor either way.
+  if (flipped.length === 0) return tf.clone(images) as tf.Tensor4D
   return tf.tidy(() => applyToSubset(images, flipped, (subset) => tf.reverse(subset, 2)))
 }

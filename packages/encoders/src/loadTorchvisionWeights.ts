@@ -91,7 +91,7 @@ export const applyTorchvisionState = (
     const className = layer.getClassName()
     const expected = weights.map((w) => w.shape)
     let names: Array<string>
-    let convert: (t: SafeTensor, target: Array<number>) => { data: Float32Array; shape: Array<number> }
+    let convert: (t: SafeTensor) => { data: Float32Array; shape: Array<number> }
     if (className === "BatchNormalization") {
       names = ["weight", "bias", "running_mean", "running_var"].map((p) => `${layer.name}.${p}`)
       convert = (t) => ({ data: t.values, shape: [...t.shape] })
@@ -109,12 +109,12 @@ export const applyTorchvisionState = (
     } else if (className === "Dense") {
       names = weights.length === 2 ? [`${layer.name}.weight`, `${layer.name}.bias`] : [`${layer.name}.weight`]
       // torch Linear [out, in] → [in, out]
-      convert = (t, target) => {
+      convert = (t) => {
         if (t.shape.length !== 2) return { data: t.values, shape: [...t.shape] }
         const [o, i] = t.shape as [number, number]
         const out = new Float32Array(t.values.length)
         for (let a = 0; a < o; a++) for (let b = 0; b < i; b++) out[b * o + a] = t.values[a * i + b]!
-        return { data: out, shape: target.length === 2 ? [i, o] : [...t.shape] }
+        return { data: out, shape: [i, o] }
       }
     } else {
       names = weights.map((_w, i) => `${layer.name}.${i}`)
@@ -128,7 +128,7 @@ export const applyTorchvisionState = (
         return
       }
       used.add(name)
-      const converted = convert(t, expected[i]!)
+      const converted = convert(t)
       if (converted.shape.join(",") !== expected[i]!.join(",")) {
         misshaped.push(`${name}: file ${shapeText(t.shape)} → ${shapeText(converted.shape)}, model expects ${shapeText(expected[i]!)}`)
         return

@@ -10,9 +10,6 @@ const nodeModules = async () => {
   return { fs, path, crypto }
 }
 
-const toBuffers = (data: tf.io.WeightData | undefined): Array<ArrayBuffer> =>
-  data === undefined ? [] : Array.isArray(data) ? data : [data]
-
 /**
  * Saves a layers model in the standard TF.js layers format — `model.json` plus binary weight shards
  * (`group1-<id>-shardNofM.bin`, ≤ 4 MiB) — loadable by `tf.loadLayersModel` in Node or a browser, using
@@ -36,13 +33,7 @@ export const saveModel = async (model: tfl.LayersModel, dir: string): Promise<{ 
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       await fs.mkdir(dir, { recursive: true })
-      const buffers = toBuffers(artifacts.weightData)
-      const whole = new Uint8Array(buffers.reduce((n, b) => n + b.byteLength, 0))
-      let at = 0
-      for (const b of buffers) {
-        whole.set(new Uint8Array(b), at)
-        at += b.byteLength
-      }
+      const whole = new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData))
       const id = crypto.createHash("sha256").update(whole).digest("hex").slice(0, 12)
       const count = Math.max(1, Math.ceil(whole.byteLength / SHARD_BYTES))
       const shards = Array.from({ length: count }, (_v, i) => `group1-${id}-shard${i + 1}of${count}.bin`)

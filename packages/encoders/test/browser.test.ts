@@ -10,7 +10,7 @@ import { tmpdir } from "node:os"
 import { extname, join, normalize } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as tf from "@tensorflow/tfjs-core"
-import { randomUniform } from "@simclr/test-utils"
+import { randomUniform, useLeakCheck } from "@simclr/test-utils"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { resnet, saveModel } from "../src/index.ts"
 
@@ -19,6 +19,7 @@ const hasChromium = existsSync(CHROMIUM)
 const repo = fileURLToPath(new URL("../../..", import.meta.url))
 
 describe.skipIf(!hasChromium)(`the saved encoder in headless Chromium${hasChromium ? "" : " (skipped: /usr/bin/chromium is not installed; apt-get install chromium)"}`, () => {
+  useLeakCheck()
   const work = mkdtempSync(join(tmpdir(), "simclr-browser-"))
   let server: Server
   let origin = ""

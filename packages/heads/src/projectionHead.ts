@@ -92,8 +92,6 @@ export const projectionHead = (config: ProjectionHeadConfig): tfl.LayersModel =>
   if (mode === "none") {
     // A model needs a layer: z = h through an identity activation.
     outputs.push(tfl.layers.activation({ activation: "linear", name: `${name}.identity` }).apply(input) as tfl.SymbolicTensor)
-    outputs.shift()
-    outputs.unshift(input)
   }
   return tfl.model({ inputs: input, outputs, name })
 }

@@ -60,14 +60,13 @@ export const infoNce = (
   const normalize = booleanOption("options.normalize", o["normalize"], true)
   const n = query.shape[0]
   const k = negatives.shape[0]
-  const queueRows = negatives
 
   return customGradient<tf.Scalar>([query, positiveKey], ([q, key], save) => {
     const nq: Normalized | undefined = normalize ? l2Normalize(q as tf.Tensor2D) : undefined
     const nk: Normalized | undefined = normalize ? l2Normalize(key as tf.Tensor2D) : undefined
     const hq = nq?.unit ?? (q as tf.Tensor2D)
     const hk = nk?.unit ?? (key as tf.Tensor2D)
-    const queue = normalize ? l2Normalize(queueRows).unit : queueRows
+    const queue = normalize ? l2Normalize(negatives).unit : negatives
     const positive = tf.div(tf.sum(tf.mul(hq, hk), 1, true), temperature) as tf.Tensor2D
     const logits = tf.concat2d([positive, tf.div(tf.matMul(hq, queue, false, true), temperature) as tf.Tensor2D], 1)
     const lse = tf.logSumExp(logits, 1, true)

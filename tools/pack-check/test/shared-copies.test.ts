@@ -1,6 +1,7 @@
 /**
  * Each tensor package installs alone, so the few shared helpers are copied into each package rather than
- * imported from a common dependency. This keeps the copies identical: edit one, copy it to the others.
+ * imported from a common dependency. This keeps the copies identical: edit packages/losses, then run
+ * `npm run sync-shared`.
  */
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"

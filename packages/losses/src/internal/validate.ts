@@ -1,7 +1,7 @@
 /**
  * Argument checks shared by the tensor packages. Each package installs alone, so this file is copied
  * into every one of them (src/internal/validate.ts) and a pack-check test keeps the copies identical:
- * edit one copy, then copy it to the others.
+ * edit the one in packages/losses, then run `npm run sync-shared`.
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { InvalidArgumentError } from "../SimclrError.ts"

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The tensor packages each install alone, so they carry copies of two small shared files instead of a
+# common dependency. packages/losses holds the canonical copy; this copies it to every other package
+# that has the file (tools/pack-check/test/shared-copies.test.ts fails while the copies differ).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+for file in src/SimclrError.ts src/internal/validate.ts; do
+  for target in packages/*/"$file"; do
+    [ "$target" = "packages/losses/$file" ] || cp "packages/losses/$file" "$target"
+  done
+done
