@@ -10,6 +10,8 @@ export default defineProject({
     name: "@simclr/pack-check",
     include: ["test/**/*.test.ts"],
     setupFiles: [fileURLToPath(new URL("../node20-polyfills.ts", import.meta.url))],
-    testTimeout: 600_000
+    // beforeAll packs and installs from the registry: on a cold npm cache that takes well over 10 s.
+    testTimeout: 600_000,
+    hookTimeout: 600_000
   }
 })
