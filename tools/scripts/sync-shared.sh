@@ -9,3 +9,7 @@ for file in src/SimclrError.ts src/internal/validate.ts; do
     [ "$target" = "packages/losses/$file" ] || cp "packages/losses/$file" "$target"
   done
 done
+# The seeded generator: canonical in packages/augment, copied into packages that need the same draws.
+for target in packages/*/src/internal/Random.ts; do
+  [ "$target" = "packages/augment/src/internal/Random.ts" ] || cp packages/augment/src/internal/Random.ts "$target"
+done

@@ -26,17 +26,23 @@ export interface Installed {
   readonly cleanup: () => void
 }
 
-export const packAndInstall = (packageName: string, registryPackages: ReadonlyArray<string>): Installed => {
+/**
+ * `localDependencies` are other workspace packages the package depends on: they are not on the
+ * registry yet, so they are packed too and installed from their tarballs alongside.
+ */
+export const packAndInstall = (packageName: string, registryPackages: ReadonlyArray<string>, localDependencies: ReadonlyArray<string> = []): Installed => {
   const work = mkdtempSync(join(tmpdir(), `simclr-${packageName.replace(/\W/g, "-")}-`))
-  const packageDir = join(repo, "packages", packageName.replace(/^@simclr\//, ""))
-  const packed = JSON.parse(run("npm", ["pack", "--json", "--pack-destination", work], packageDir)) as Array<{
-    filename: string
-    files: Array<{ path: string }>
-  }>
+  const pack = (name: string) =>
+    (JSON.parse(run("npm", ["pack", "--json", "--pack-destination", work], join(repo, "packages", name.replace(/^@simclr\//, "")))) as Array<{
+      filename: string
+      files: Array<{ path: string }>
+    }>)[0]!
+  const packed = [pack(packageName)]
+  const locals = localDependencies.map((name) => join(work, pack(name).filename))
   const app = join(work, "app")
   mkdirSync(app)
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }))
-  run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(work, packed[0]!.filename), ...registryPackages], app)
+  run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(work, packed[0]!.filename), ...locals, ...registryPackages], app)
   return {
     app,
     files: packed[0]!.files.map((f) => f.path),
