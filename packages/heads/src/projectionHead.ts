@@ -83,9 +83,14 @@ export const projectionHead = (config: ProjectionHeadConfig): tfl.LayersModel =>
         name: `${name}.${j}.dense`
       })
       .apply(x) as tfl.SymbolicTensor
-    x = tfl.layers
-      .batchNormalization({ momentum, epsilon, center: !last || lastCenter, name: `${name}.${j}.bn` })
-      .apply(x) as tfl.SymbolicTensor
+    const bn = tfl.layers.batchNormalization({ momentum, epsilon, name: `${name}.${j}.bn` })
+    x = bn.apply(x) as tfl.SymbolicTensor
+    if (last && !lastCenter) {
+      // The official head's last BN has no β (center=False). tfjs-layers 4.22 cannot run a BN layer
+      // built with center: false in training mode (it reads the missing β), so β exists here but is
+      // frozen at its initial 0: the same function and the same trainable parameters.
+      for (const w of bn.weights) if (w.originalName.endsWith("/beta")) w.trainable = false
+    }
     if (!last) x = tfl.layers.reLU({ name: `${name}.${j}.relu` }).apply(x) as tfl.SymbolicTensor
     outputs.push(x)
   }

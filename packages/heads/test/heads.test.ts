@@ -22,10 +22,28 @@ describe("projectionHead", () => {
     const dense = head.layers.filter((l) => l.getClassName() === "Dense")
     expect(dense.map((l) => l.getConfig()["useBias"])).toEqual([false, false, false])
     const bn = head.layers.filter((l) => l.getClassName() === "BatchNormalization")
-    expect(bn.map((l) => l.getConfig()["center"])).toEqual([true, true, false])
+    // The last BN's β exists but is frozen at 0 (tfjs-layers cannot train a BN built with center: false).
+    expect(bn.map((l) => l.trainableWeights.map((w) => w.originalName.split("/").at(-1)))).toEqual([["gamma", "beta"], ["gamma", "beta"], ["gamma"]])
+    expect(Array.from(bn[2]!.getWeights()[1]!.dataSync())).toEqual(Array.from({ length: 8 }, () => 0))
     expect(bn.every((l) => l.getConfig()["momentum"] === 0.9 && l.getConfig()["epsilon"] === 1e-5)).toBe(true)
     // 3 dense (16·16, 16·16, 16·8) + BN γβ (16, 16) ×2 + γ (8).
     expect(count(head)).toBe(16 * 16 + 16 * 16 + 16 * 8 + 2 * 32 + 8)
+    head.dispose()
+  })
+
+  it("runs in training mode (batch statistics), with gradients for every trainable weight", () => {
+    const head = projectionHead({ inputDim: 4, numLayers: 2, hiddenDim: 3, outputDim: 2, seed: 4 })
+    const h = randomNormal([6, 4], 2) as tf.Tensor2D
+    const weights = head.trainableWeights.map((w) => w.read() as tf.Variable)
+    const { value, grads } = tf.variableGrads(() => {
+      const outputs = head.apply(h, { training: true }) as Array<tf.Tensor>
+      // In training mode the last BN standardises each column over the batch: mean 0 before γ.
+      return tf.sum(tf.square(outputs.at(-1)!)) as tf.Scalar
+    }, weights)
+    expect(Object.keys(grads).length).toBe(weights.length)
+    const z = tf.tidy(() => tf.mean((head.apply(h, { training: true }) as Array<tf.Tensor>).at(-1)!, 0))
+    for (const m of z.dataSync()) expect(Math.abs(m)).toBeLessThan(1e-5)
+    tf.dispose([value, h, z, ...Object.values(grads)])
     head.dispose()
   })
 
@@ -65,7 +83,7 @@ describe("projectionHead", () => {
     const v2 = projectionHead(headPresets.v2(32))
     const lightly = projectionHead(headPresets.lightly(32))
     expect([v1.outputs.length, v2.outputs.length]).toEqual([3, 4])
-    expect(lightly.layers.filter((l) => l.getClassName() === "BatchNormalization").map((l) => l.getConfig()["center"])).toEqual([true, true])
+    expect(lightly.layers.filter((l) => l.getClassName() === "BatchNormalization").map((l) => l.trainableWeights.length)).toEqual([2, 2])
     for (const m of [linear, none, v1, v2, lightly]) m.dispose()
   })
 
