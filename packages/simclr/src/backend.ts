@@ -1,0 +1,124 @@
+/**
+ * Choosing the tfjs backend once, at start-up: `auto` takes the fastest one installed and says why.
+ *
+ * @since 0.1.0
+ */
+import * as tf from "@tensorflow/tfjs-core"
+import { Data, Effect } from "effect"
+import { createRequire } from "node:module"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu"
+
+/**
+ * @category constants
+ * @since 0.1.0
+ */
+export const BACKEND_CHOICES: ReadonlyArray<BackendChoice> = ["auto", "tensorflow", "wasm", "cpu"]
+
+/**
+ * The requested backend is not installed or did not start.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class BackendUnavailableError extends Data.TaggedError("BackendUnavailableError")<{
+  readonly backend: string
+  readonly reason: string
+  /** The command that installs it. */
+  readonly install: string
+}> {
+  override get message(): string {
+    return `backend "${this.backend}" is unavailable: ${this.reason}. Install it with: ${this.install}`
+  }
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface SelectedBackend {
+  /** tfjs's name for it: `"tensorflow"`, `"wasm"` or `"cpu"`. */
+  readonly name: string
+  /** The package that provides it. */
+  readonly package: string
+  /** Why this one: what `auto` found and skipped. */
+  readonly reason: string
+}
+
+interface Candidate {
+  readonly name: "tensorflow" | "wasm" | "cpu"
+  readonly package: string
+}
+
+const CANDIDATES: ReadonlyArray<Candidate> = [
+  { name: "tensorflow", package: "@tensorflow/tfjs-node-gpu" },
+  { name: "tensorflow", package: "@tensorflow/tfjs-node" },
+  { name: "wasm", package: "@tensorflow/tfjs-backend-wasm" },
+  { name: "cpu", package: "@tensorflow/tfjs-backend-cpu" }
+]
+
+/** Dynamic import by a computed specifier, so bundlers and vitest leave the optional peers alone. */
+const importOptional = (specifier: string): Promise<unknown> => import(/* @vite-ignore */ specifier)
+
+const isInstalled = (specifier: string): boolean => {
+  try {
+    createRequire(import.meta.url).resolve(specifier)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const tryCandidate = (c: Candidate): Effect.Effect<void, BackendUnavailableError> =>
+  Effect.tryPromise({
+    try: async () => {
+      if (!isInstalled(c.package)) throw new Error("not installed")
+      await importOptional(c.package)
+      if (!(await tf.setBackend(c.name))) throw new Error(`tf.setBackend("${c.name}") returned false`)
+      await tf.ready()
+    },
+    catch: (error) =>
+      new BackendUnavailableError({
+        backend: c.name,
+        reason: `${c.package}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`,
+        install: `npm install ${c.package}@${tf.version_core}`
+      })
+  })
+
+/**
+ * Imports, registers and selects a backend, and registers the gradients of every op (tfjs-core alone
+ * has none). `"auto"` tries `@tensorflow/tfjs-node-gpu`, `@tensorflow/tfjs-node`, then the wasm and the cpu
+ * backend, and reports which it took and why the faster ones were skipped. Asking for one that is not
+ * installed fails with a `BackendUnavailableError` naming the install command.
+ *
+ * @category backends
+ * @since 0.1.0
+ */
+export const selectBackend = (choice: BackendChoice): Effect.Effect<SelectedBackend, BackendUnavailableError> =>
+  Effect.gen(function*() {
+    // tfjs-core registers no op gradients; its gradient files are not loadable by Node's ESM resolver,
+    // and the union package's Node bundle registers them all (with the shared tfjs-core).
+    yield* Effect.promise(() => importOptional("@tensorflow/tfjs"))
+    if (!BACKEND_CHOICES.includes(choice)) {
+      return yield* new BackendUnavailableError({ backend: String(choice), reason: `not a backend; allowed: ${BACKEND_CHOICES.join(", ")}`, install: "—" })
+    }
+    const candidates = choice === "auto" ? CANDIDATES : CANDIDATES.filter((c) => c.name === choice)
+    const skipped: Array<string> = []
+    let last: BackendUnavailableError | undefined
+    for (const candidate of candidates) {
+      const result = yield* Effect.result(tryCandidate(candidate))
+      if (result._tag === "Success") {
+        const reason = choice === "auto"
+          ? `auto: took ${candidate.package}${skipped.length > 0 ? `; skipped ${skipped.join("; ")}` : " (the fastest candidate)"}`
+          : `requested`
+        return { name: candidate.name, package: candidate.package, reason }
+      }
+      last = result.failure
+      skipped.push(`${candidate.package} (${result.failure.reason.slice(candidate.package.length + 2)})`)
+    }
+    return yield* last!
+  })

@@ -1,0 +1,25 @@
+/**
+ * SimCLR for TensorFlow.js: pipeline builders and the `simclr` CLI, composed from the @simclr packages.
+ * This release holds the optimisers and learning-rate schedules; the training loop, evaluations and the
+ * CLI follow.
+ *
+ * @since 0.1.0
+ */
+export { BACKEND_CHOICES, type BackendChoice, BackendUnavailableError, type SelectedBackend, selectBackend } from "./backend.ts"
+export {
+  adam,
+  type AdamOptions,
+  adamw,
+  disposeState,
+  isNorm,
+  isNormOrBias,
+  lars,
+  type LarsOptions,
+  type NamedTensors,
+  type Optimizer,
+  type OptimizerState,
+  sgd,
+  type SgdOptions
+} from "./optimizers.ts"
+export { type LearningRateScaling, scaledLearningRate, type ScheduleOptions, scheduleSteps, warmupCosine } from "./schedules.ts"
+export { simclrStep, type SimclrStepOptions, type SimclrStepResult, trainableWeights } from "./simclrStep.ts"

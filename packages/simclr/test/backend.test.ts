@@ -1,0 +1,35 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as tf from "@tensorflow/tfjs-core"
+import { Effect, Exit } from "effect"
+import { selectBackend } from "../src/index.ts"
+
+describe("selectBackend", () => {
+  it.effect("cpu on request; gradients of every op registered", () =>
+    Effect.gen(function*() {
+      const selected = yield* selectBackend("cpu")
+      assert.deepStrictEqual([selected.name, selected.package, tf.getBackend()], ["cpu", "@tensorflow/tfjs-backend-cpu", "cpu"])
+      // Mean has no gradient in tfjs-core until register_all_gradients runs.
+      const g = tf.grad((x: tf.Tensor) => tf.mean(x))(tf.ones([4]))
+      assert.deepStrictEqual(Array.from(g.dataSync()), [0.25, 0.25, 0.25, 0.25])
+      g.dispose()
+    }))
+
+  it.effect("auto skips the native backends that are not installed and says so", () =>
+    Effect.gen(function*() {
+      const selected = yield* selectBackend("auto")
+      // tfjs-node(-gpu) cannot be installed on the development and CI machines; wasm is a dependency.
+      assert.strictEqual(selected.name, "wasm")
+      assert.match(selected.reason, /skipped @tensorflow\/tfjs-node-gpu \(not installed\); @tensorflow\/tfjs-node \(not installed\)/)
+      yield* selectBackend("cpu")
+    }))
+
+  it.effect("a requested backend that is not installed fails with the install command", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(selectBackend("tensorflow"))
+      assert.isTrue(Exit.isFailure(exit))
+      const error = Exit.isFailure(exit) ? (exit.cause.reasons[0] as { error?: { _tag: string; message: string } }).error : undefined
+      assert.strictEqual(error?._tag, "BackendUnavailableError")
+      assert.include(error?.message, "npm install @tensorflow/tfjs-node@")
+      yield* selectBackend("cpu")
+    }))
+})

@@ -1,0 +1,145 @@
+import { projectionHead, simclrModel } from "@simclr/heads"
+import { ntXent } from "@simclr/losses"
+import { randomUniform, useLeakCheck } from "@simclr/test-utils"
+import * as tf from "@tensorflow/tfjs-core"
+import "@tensorflow/tfjs-core/dist/register_all_gradients.js"
+import * as tfl from "@tensorflow/tfjs-layers"
+import { beforeAll, describe, expect, it } from "vitest"
+import { disposeState, lars, sgd, simclrStep, trainableWeights } from "../src/index.ts"
+
+
+/**
+ * A tiny encoder: flatten → dense (4 units, no bias) → BN → activation; 8×8×3 images → 4 features.
+ * Dense rather than conv so the step runs on every backend (stock wasm has no conv filter gradient).
+ */
+const tinyEncoder = (seed: number, activation: "relu" | "tanh") => {
+  const input = tfl.input({ shape: [8, 8, 3] })
+  let x = tfl.layers.flatten().apply(input) as tfl.SymbolicTensor
+  x = tfl.layers.dense({ units: 4, useBias: false, name: "fc1", kernelInitializer: tfl.initializers.glorotNormal({ seed }) }).apply(x) as tfl.SymbolicTensor
+  x = tfl.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5, name: "bn1" }).apply(x) as tfl.SymbolicTensor
+  const h = tfl.layers.activation({ activation }).apply(x) as tfl.SymbolicTensor
+  return tfl.model({ inputs: input, outputs: h, name: "encoder" })
+}
+
+/**
+ * Encoder + head. `smooth`: tanh and a linear head, no ReLU kinks, so finite differences are reliable;
+ * otherwise ReLU and the 2-layer nonlinear head.
+ */
+const build = (seed: number, smooth = false) => {
+  const encoder = tinyEncoder(seed, smooth ? "tanh" : "relu")
+  const head = projectionHead({ inputDim: 4, mode: smooth ? "linear" : "nonlinear", numLayers: 2, hiddenDim: 6, outputDim: 3, seed: seed + 1 })
+  const model = simclrModel(encoder, head)
+  return {
+    model,
+    dispose: () => {
+      // Disposing the outer model frees the encoder's and head's weights too (they are shared).
+      model.dispose()
+    }
+  }
+}
+
+// tfjs-layers caches a few scalar constants (BN's ε, momentum, …) the first time a layer runs; they
+// live for the process. One warm-up step with each kind of model keeps them out of the leak checks.
+beforeAll(() => {
+  for (const smooth of [false, true]) {
+    const { model, dispose } = build(1, smooth)
+    const views = [tf.zeros([2, 8, 8, 3]), tf.ones([2, 8, 8, 3])] as [tf.Tensor4D, tf.Tensor4D]
+    const optimizer = lars()
+    const state = optimizer.init(trainableWeights(model))
+    disposeState(simclrStep(model, views, state, { temperature: 0.5, optimizer, learningRate: 0.1 }).state)
+    tf.dispose([...views])
+    dispose()
+  }
+})
+
+useLeakCheck()
+
+const snapshot = (model: tfl.LayersModel): Record<string, Array<number>> =>
+  Object.fromEntries(Object.entries(trainableWeights(model)).map(([k, v]) => [k, Array.from(v.dataSync())]))
+
+describe("simclrStep", () => {
+  it("plain SGD moves every weight by −lr × its finite-difference gradient", () => {
+    const { model, dispose } = build(3, true)
+    const views = [randomUniform([4, 8, 8, 3], 5) as tf.Tensor4D, randomUniform([4, 8, 8, 3], 6) as tf.Tensor4D] as const
+    const variables = trainableWeights(model)
+    // Finite differences of the loss in float32 (step 1e-3) at three entries of each weight.
+    const lossAt = () =>
+      tf.tidy(() => {
+        const z = (model.apply(tf.concat([views[0], views[1]]), { training: true }) as Array<tf.Tensor>)[2]!
+        return ntXent(tf.slice(z, [0, 0], [4, -1]), tf.slice(z, [4, 0], [4, -1]), { temperature: 0.5 }).dataSync()[0]!
+      })
+    const fd: Record<string, Array<[number, number]>> = {}
+    const eps = 1e-3
+    for (const [name, v] of Object.entries(variables)) {
+      const base = Array.from(v.dataSync())
+      fd[name] = []
+      for (const i of [0, Math.floor(base.length / 2), base.length - 1]) {
+        const shifted = (delta: number) => {
+          const values = base.slice()
+          values[i] = values[i]! + delta
+          const t = tf.tensor(values, v.shape)
+          v.assign(t)
+          t.dispose()
+          return lossAt()
+        }
+        // Fourth-order central difference: the loss curves sharply (batch-norm statistics over 8 rows,
+        // then a normalisation), so the plain two-point quotient at this step is off by ~1 %.
+        fd[name].push([i, (8 * (shifted(eps) - shifted(-eps)) - (shifted(2 * eps) - shifted(-2 * eps))) / (12 * eps)])
+        const t = tf.tensor(base, v.shape)
+        v.assign(t)
+        t.dispose()
+      }
+    }
+    const before = snapshot(model)
+    const optimizer = sgd({ momentum: 0 })
+    const state = optimizer.init(variables)
+    const lr = 0.1
+    const result = simclrStep(model, views, state, { temperature: 0.5, optimizer, learningRate: lr })
+    const after = snapshot(model)
+    for (const [name, entries] of Object.entries(fd)) {
+      for (const [i, g] of entries) {
+        // float32: the loss (≈ 2) is exact to ~2e-7, so the quotient to ~1e-3 at step 1e-3, plus the
+        // O(eps⁴) truncation: 2e-3 absolute + 0.5 % relative.
+        expect(Math.abs((before[name]![i]! - after[name]![i]!) / lr - g), `${name}[${i}]`).toBeLessThan(2e-3 + 5e-3 * Math.abs(g))
+      }
+    }
+    expect(Number.isFinite(result.loss)).toBe(true)
+    disposeState(result.state)
+    tf.dispose([...views])
+    dispose()
+  })
+
+  it("trains: LARS lowers the loss on fixed views; batch norm runs in training mode and updates its moving statistics", () => {
+    const { model, dispose } = build(7)
+    const views = [randomUniform([8, 8, 8, 3], 11) as tf.Tensor4D, randomUniform([8, 8, 8, 3], 12) as tf.Tensor4D] as const
+    const movingMean = (model.getLayer("encoder") as tfl.LayersModel).getLayer("bn1").getWeights()[2]!
+    const meanBefore = Array.from(movingMean.dataSync())
+    const optimizer = lars({ momentum: 0.9, weightDecay: 1e-4 })
+    let state = optimizer.init(trainableWeights(model))
+    const losses: Array<number> = []
+    for (let i = 0; i < 15; i++) {
+      const r = simclrStep(model, views, state, { temperature: 0.5, optimizer, learningRate: 2 })
+      losses.push(r.loss)
+      state = r.state
+    }
+    expect(losses.at(-1)!).toBeLessThan(losses[0]! - 0.2)
+    const meanAfter = Array.from((model.getLayer("encoder") as tfl.LayersModel).getLayer("bn1").getWeights()[2]!.dataSync())
+    expect(meanAfter).not.toEqual(meanBefore)
+    disposeState(state)
+    tf.dispose([...views])
+    dispose()
+  })
+
+  it("a non-finite loss throws before any weight changes", () => {
+    const { model, dispose } = build(9)
+    const bad = tf.fill([2, 8, 8, 3], Number.NaN) as tf.Tensor4D
+    const before = snapshot(model)
+    const optimizer = sgd()
+    const state = optimizer.init(trainableWeights(model))
+    expect(() => simclrStep(model, [bad, bad], state, { temperature: 0.5, optimizer, learningRate: 0.1 })).toThrow(/loss is NaN: the step was not applied/)
+    expect(snapshot(model)).toEqual(before)
+    disposeState(state)
+    bad.dispose()
+    dispose()
+  })
+})
