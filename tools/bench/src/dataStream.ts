@@ -115,10 +115,10 @@ if (one !== "") {
       if (image.kind === "lazy") image.render()
     }
     for (let i = 0; i < 20; i++) render(i)
-    const count = side <= 32 ? 1000 : 100
+    const draws = side <= 32 ? 1000 : 100
     const start = performance.now()
-    for (let i = 0; i < count; i++) render(i)
-    console.log(`synthetic: ${((performance.now() - start) / count).toFixed(3)} ms to draw one ${side}×${side} image`)
+    for (let i = 0; i < draws; i++) render(i)
+    console.log(`synthetic: ${((performance.now() - start) / draws).toFixed(3)} ms to draw one ${side}×${side} image`)
   }
   console.log("target\tbatch\tconcurrency\tcache\timages/s (epoch 1)\timages/s (epoch 2, from cache)\tpeak RSS MB")
   const self = fileURLToPath(import.meta.url)
