@@ -203,18 +203,7 @@ export const resolveOptions = (options: ImageBatchOptions): Effect.Effect<Resolv
  * @category shuffling
  * @since 0.1.0
  */
-export const epochPermutation = (size: number, seed: number, epoch: number): Uint32Array => {
-  const order = new Uint32Array(size)
-  for (let i = 0; i < size; i++) order[i] = i
-  const random = new Random(seed, epoch)
-  for (let i = size - 1; i > 0; i--) {
-    const j = random.int(i + 1)
-    const t = order[i]!
-    order[i] = order[j]!
-    order[j] = t
-  }
-  return order
-}
+export const epochPermutation = (size: number, seed: number, epoch: number): Uint32Array => Uint32Array.from(new Random(seed, epoch).permutation(size))
 
 /**
  * Reads `items` through a buffer of `capacity`, emitting a random element of it each time a new one

@@ -80,6 +80,31 @@ const checkGrads = (weights: NamedTensors, grads: NamedTensors): void => {
   }
 }
 
+/**
+ * Applies `fn` to every weight that has a gradient (inside a tidy), giving the new weight and new slots;
+ * a weight without a gradient keeps copies of its value and slots.
+ */
+const perWeight = (
+  weights: NamedTensors,
+  grads: NamedTensors,
+  slots: ReadonlyArray<NamedTensors>,
+  fn: (name: string, w: tf.Tensor, g: tf.Tensor, slots: Array<tf.Tensor>) => Array<tf.Tensor>
+): { weights: Record<string, tf.Tensor>; slots: Array<Record<string, tf.Tensor>> } => {
+  checkGrads(weights, grads)
+  const out: Record<string, tf.Tensor> = {}
+  const next = slots.map((): Record<string, tf.Tensor> => ({}))
+  for (const [name, w] of Object.entries(weights)) {
+    const g = grads[name]
+    const old = slots.map((slot) => slot[name]!)
+    const [w1, ...s1] = g === undefined ? [tf.clone(w), ...old.map((t) => tf.clone(t))] : tf.tidy(() => fn(name, w, g, old))
+    out[name] = w1!
+    s1.forEach((t, k) => {
+      next[k]![name] = t
+    })
+  }
+  return { weights: out, slots: next }
+}
+
 const zerosLike = (weights: NamedTensors): NamedTensors => Object.fromEntries(Object.entries(weights).map(([k, w]) => [k, tf.zerosLike(w)]))
 
 /**
@@ -133,36 +158,21 @@ export const lars = (options: LarsOptions = {}): Optimizer => {
     name: "lars",
     init: (weights) => ({ step: 0, slots: { momentum: zerosLike(weights) } }),
     update: (weights, grads, state, lr) => {
-      checkGrads(weights, grads)
-      const velocity = state.slots["momentum"]!
-      const out: Record<string, tf.Tensor> = {}
-      const slots: Record<string, tf.Tensor> = {}
-      for (const [name, w] of Object.entries(weights)) {
-        const g0 = grads[name]
-        const v0 = velocity[name]!
-        if (g0 === undefined) {
-          out[name] = tf.clone(w)
-          slots[name] = tf.clone(v0)
-          continue
+      const next = perWeight(weights, grads, [state.slots["momentum"]!], (name, w, g0, [v0]) => {
+        const g = weightDecay !== 0 && !excludeDecay(name) ? tf.add(g0, tf.mul(w, weightDecay)) : g0
+        let trust: tf.Tensor = tf.scalar(1)
+        if (!excludeAdapt(name)) {
+          const wNorm = tf.norm(w)
+          const gNorm = tf.norm(g)
+          const positive = tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(gNorm, 0))
+          trust = tf.where(positive, tf.div(tf.mul(wNorm, eta), tf.maximum(gNorm, 1e-30)), tf.scalar(1))
         }
-        const [w1, v1] = tf.tidy(() => {
-          const g = weightDecay !== 0 && !excludeDecay(name) ? tf.add(g0, tf.mul(w, weightDecay)) : g0
-          let trust: tf.Tensor = tf.scalar(1)
-          if (!excludeAdapt(name)) {
-            const wNorm = tf.norm(w)
-            const gNorm = tf.norm(g)
-            const positive = tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(gNorm, 0))
-            trust = tf.where(positive, tf.div(tf.mul(wNorm, eta), tf.maximum(gNorm, 1e-30)), tf.scalar(1))
-          }
-          const scaled = tf.mul(g, tf.mul(trust, lr))
-          const v = tf.add(tf.mul(v0, momentum), scaled)
-          const step = nesterov ? tf.add(tf.mul(v, momentum), scaled) : v
-          return [tf.sub(w, step), v]
-        })
-        out[name] = w1
-        slots[name] = v1
-      }
-      return { weights: out, state: { step: state.step + 1, slots: { momentum: slots } } }
+        const scaled = tf.mul(g, tf.mul(trust, lr))
+        const v = tf.add(tf.mul(v0!, momentum), scaled)
+        const step = nesterov ? tf.add(tf.mul(v, momentum), scaled) : v
+        return [tf.sub(w, step), v]
+      })
+      return { weights: next.weights, state: { step: state.step + 1, slots: { momentum: next.slots[0]! } } }
     }
   }
 }
@@ -200,27 +210,13 @@ export const sgd = (options: SgdOptions = {}): Optimizer => {
     name: "sgd",
     init: (weights) => ({ step: 0, slots: { momentum: zerosLike(weights) } }),
     update: (weights, grads, state, lr) => {
-      checkGrads(weights, grads)
-      const velocity = state.slots["momentum"]!
-      const out: Record<string, tf.Tensor> = {}
-      const slots: Record<string, tf.Tensor> = {}
-      for (const [name, w] of Object.entries(weights)) {
-        const g0 = grads[name]
-        if (g0 === undefined) {
-          out[name] = tf.clone(w)
-          slots[name] = tf.clone(velocity[name]!)
-          continue
-        }
-        const [w1, v1] = tf.tidy(() => {
-          const g = weightDecay !== 0 && !exclude(name) ? tf.add(g0, tf.mul(w, weightDecay)) : g0
-          const v = tf.sub(tf.mul(velocity[name]!, momentum), tf.mul(g, lr))
-          const step = nesterov ? tf.sub(tf.mul(v, momentum), tf.mul(g, lr)) : v
-          return [tf.add(w, step), v]
-        })
-        out[name] = w1
-        slots[name] = v1
-      }
-      return { weights: out, state: { step: state.step + 1, slots: { momentum: slots } } }
+      const next = perWeight(weights, grads, [state.slots["momentum"]!], (name, w, g0, [v0]) => {
+        const g = weightDecay !== 0 && !exclude(name) ? tf.add(g0, tf.mul(w, weightDecay)) : g0
+        const v = tf.sub(tf.mul(v0!, momentum), tf.mul(g, lr))
+        const step = nesterov ? tf.sub(tf.mul(v, momentum), tf.mul(g, lr)) : v
+        return [tf.add(w, step), v]
+      })
+      return { weights: next.weights, state: { step: state.step + 1, slots: { momentum: next.slots[0]! } } }
     }
   }
 }
@@ -267,38 +263,20 @@ export const adam = (options: AdamOptions = {}): Optimizer => {
     name: decay === "l2" ? "adam" : "adamw",
     init: (weights) => ({ step: 0, slots: { m: zerosLike(weights), v: zerosLike(weights) } }),
     update: (weights, grads, state, lr) => {
-      checkGrads(weights, grads)
       const t = state.step + 1
       const c1 = 1 - beta1 ** t
       const c2 = 1 - beta2 ** t
-      const out: Record<string, tf.Tensor> = {}
-      const ms: Record<string, tf.Tensor> = {}
-      const vs: Record<string, tf.Tensor> = {}
-      for (const [name, w] of Object.entries(weights)) {
-        const g0 = grads[name]
-        const m0 = state.slots["m"]![name]!
-        const v0 = state.slots["v"]![name]!
-        if (g0 === undefined) {
-          out[name] = tf.clone(w)
-          ms[name] = tf.clone(m0)
-          vs[name] = tf.clone(v0)
-          continue
-        }
-        const [w1, m1, v1] = tf.tidy(() => {
-          const decays = weightDecay !== 0 && !exclude(name)
-          const g = decays && decay === "l2" ? tf.add(g0, tf.mul(w, weightDecay)) : g0
-          const m = tf.add(tf.mul(m0, beta1), tf.mul(g, 1 - beta1))
-          const v = tf.add(tf.mul(v0, beta2), tf.mul(tf.square(g), 1 - beta2))
-          const step = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), epsilon))
-          let next = tf.sub(w, tf.mul(step, lr))
-          if (decays && decay === "decoupled") next = tf.sub(next, tf.mul(w, lr * weightDecay))
-          return [next, m, v]
-        })
-        out[name] = w1
-        ms[name] = m1
-        vs[name] = v1
-      }
-      return { weights: out, state: { step: t, slots: { m: ms, v: vs } } }
+      const next = perWeight(weights, grads, [state.slots["m"]!, state.slots["v"]!], (name, w, g0, [m0, v0]) => {
+        const decays = weightDecay !== 0 && !exclude(name)
+        const g = decays && decay === "l2" ? tf.add(g0, tf.mul(w, weightDecay)) : g0
+        const m = tf.add(tf.mul(m0!, beta1), tf.mul(g, 1 - beta1))
+        const v = tf.add(tf.mul(v0!, beta2), tf.mul(tf.square(g), 1 - beta2))
+        const step = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), epsilon))
+        let w1 = tf.sub(w, tf.mul(step, lr))
+        if (decays && decay === "decoupled") w1 = tf.sub(w1, tf.mul(w, lr * weightDecay))
+        return [w1, m, v]
+      })
+      return { weights: next.weights, state: { step: t, slots: { m: next.slots[0]!, v: next.slots[1]! } } }
     }
   }
 }
