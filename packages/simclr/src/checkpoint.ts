@@ -115,7 +115,7 @@ export const writeCheckpoint = (dir: string, contents: CheckpointContents, keep 
     if (!(Number.isInteger(keep) && keep >= 1)) return yield* new CheckpointError({ path: dir, reason: `keep: got ${keep}; allowed: an integer ≥ 1` })
     const final = join(dir, folderName(contents.step))
     // Read every tensor now (synchronously), so training can go on while the files are written.
-    const { manifest, data } = yield* Effect.try({
+    const serialised = yield* Effect.try({
       try: () => {
         const tensors: Array<[string, tf.Tensor]> = [...modelWeights(contents.model)].map(([n, t]) => [`model/${n}`, t])
         const slotNames = Object.keys(contents.optimizerState.slots)
@@ -139,7 +139,7 @@ export const writeCheckpoint = (dir: string, contents: CheckpointContents, keep 
           data.set(c, at)
           at += c.length
         }
-        const manifest: Manifest = {
+        const table: Manifest = {
           format: "simclr-checkpoint",
           version: 1,
           step: contents.step,
@@ -151,7 +151,7 @@ export const writeCheckpoint = (dir: string, contents: CheckpointContents, keep 
           bytes: data.length,
           crc32: crc32(data)
         }
-        return { manifest, data }
+        return { manifest: table, data }
       },
       catch: (error) => new CheckpointError({ path: final, reason: error instanceof Error ? error.message : String(error) })
     })
@@ -161,8 +161,8 @@ export const writeCheckpoint = (dir: string, contents: CheckpointContents, keep 
         const temp = join(dir, `.tmp-${folderName(contents.step)}-${process.pid}-${Date.now()}`)
         await mkdir(temp)
         try {
-          await writeFile(join(temp, "tensors.bin"), data, { flush: true })
-          await writeFile(join(temp, "checkpoint.json"), JSON.stringify(manifest), { flush: true })
+          await writeFile(join(temp, "tensors.bin"), serialised.data, { flush: true })
+          await writeFile(join(temp, "checkpoint.json"), JSON.stringify(serialised.manifest), { flush: true })
           await rm(final, { recursive: true, force: true })
           await rename(temp, final)
         } catch (error) {

@@ -23,4 +23,16 @@ export {
   type SgdOptions
 } from "./optimizers.ts"
 export { type LearningRateScaling, scaledLearningRate, type ScheduleOptions, scheduleSteps, warmupCosine } from "./schedules.ts"
-export { simclrStep, type SimclrStepOptions, type SimclrStepResult, trainableWeights } from "./simclrStep.ts"
+export {
+  buildSimclrModel,
+  makeOptimizer,
+  NonFiniteLossError,
+  type OptimizerConfig,
+  pretrain,
+  type PretrainConfig,
+  type PretrainOptions,
+  type PretrainResult,
+  RunFolderError,
+  type StepMetrics
+} from "./pretrain.ts"
+export { NonFiniteLoss, simclrStep, type SimclrStepOptions, type SimclrStepResult, trainableWeights } from "./simclrStep.ts"

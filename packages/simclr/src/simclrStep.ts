@@ -37,6 +37,21 @@ export interface SimclrStepResult {
 }
 
 /**
+ * Thrown by `simclrStep` when the loss is NaN or infinite (nothing was updated).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class NonFiniteLoss extends RangeError {
+  readonly loss: number
+  constructor(loss: number) {
+    super(`loss is ${loss}: the step was not applied (lower the learning rate, or check the inputs)`)
+    this.name = "NonFiniteLoss"
+    this.loss = loss
+  }
+}
+
+/**
  * The model's trainable weights by name (tfjs-layers names such as `layer1.0.conv1/kernel`).
  *
  * @category utilities
@@ -54,7 +69,7 @@ export const trainableWeights = (model: tfl.LayersModel): Record<string, tf.Vari
 /**
  * Runs one step of SimCLR on `model` (from `@simclr/heads`' `simclrModel`: images → [h, ft, z]) with the
  * two views of a batch, and updates its weights. The old optimiser state is disposed and the new one
- * returned. Throws a `RangeError` when the loss is not finite, before touching any weight.
+ * returned. Throws `NonFiniteLoss` when the loss is not finite, before touching any weight.
  *
  * @category training
  * @since 0.1.0
@@ -87,7 +102,7 @@ export const simclrStep = (
   tf.dispose([value, accuracy, entropy])
   if (!Number.isFinite(loss)) {
     tf.dispose(Object.values(grads))
-    throw new RangeError(`loss is ${loss}: the step was not applied (lower the learning rate, or check the inputs)`)
+    throw new NonFiniteLoss(loss)
   }
   const named: Record<string, tf.Tensor> = {}
   for (const name of names) named[name] = grads[variables[name]!.name]!

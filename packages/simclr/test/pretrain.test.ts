@@ -1,0 +1,82 @@
+import { assert, describe, it } from "@effect/vitest"
+import { augmentPresets } from "@simclr/augment"
+import { synthetic } from "@simclr/data-stream"
+import { Effect, Exit } from "effect"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll } from "vitest"
+import { type PretrainConfig, pretrain, selectBackend, type StepMetrics } from "../src/index.ts"
+
+const root = mkdtempSync(join(tmpdir(), "simclr-pretrain-"))
+afterAll(() => rmSync(root, { recursive: true, force: true }))
+
+/** A tiny ResNet (one basic block per group, 4 channels wide) on 8×8 images: a few hundred ms per step on cpu. */
+const config: PretrainConfig = {
+  imageSize: 8,
+  batchSize: 4,
+  epochs: 2,
+  seed: 3,
+  temperature: 0.5,
+  encoder: { depth: 18, stem: "cifar", baseWidth: 4, blocksPerGroup: [1, 1, 1, 1], seed: 1 },
+  head: { numLayers: 2, outputDim: 8, seed: 2 },
+  optimizer: { name: "lars", learningRate: 1, scaling: "linear", weightDecay: 1e-4, warmupEpochs: 1 },
+  augment: { ...augmentPresets.cifar10(), size: [8, 8] },
+  checkpointEvery: 2,
+  keepCheckpoints: 2
+}
+const source = () => synthetic({ size: 16, seed: 4, imageSize: 8 })
+
+const metrics = (out: string): Array<StepMetrics> =>
+  readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as StepMetrics)
+
+describe("pretrain", () => {
+  // Convolution gradients: the cpu backend (stock wasm has no Conv2DBackpropFilter yet).
+  it.effect("writes the run folder; a run stopped mid-way resumes and matches an uninterrupted run loss for loss", () =>
+    Effect.gen(function*() {
+      yield* selectBackend("cpu")
+      const full = join(root, "full")
+      const whole = yield* pretrain(source(), config, { out: full })
+      assert.deepStrictEqual([whole.steps, whole.ending, whole.resumedFrom], [8, "completed", undefined])
+      assert.deepStrictEqual(readdirSync(join(full, "checkpoints")), ["step-00000006", "step-00000008"])
+      assert.deepStrictEqual(JSON.parse(readFileSync(join(full, "config.json"), "utf8")), JSON.parse(JSON.stringify(config)))
+      assert.isTrue(existsSync(join(full, "results.json")))
+      const reference = metrics(full)
+      assert.deepStrictEqual(reference.map((m) => m.step), [1, 2, 3, 4, 5, 6, 7, 8])
+      for (const m of reference) assert.isTrue(Number.isFinite(m.loss) && m.learningRate >= 0 && m.imagesPerSecond > 0)
+
+      const split = join(root, "split")
+      let steps = 0
+      const first = yield* pretrain(source(), config, { out: split, shouldStop: () => ++steps === 3 })
+      assert.deepStrictEqual([first.steps, first.ending], [3, "stopped"])
+      const second = yield* pretrain(source(), config, { out: split })
+      assert.deepStrictEqual([second.steps, second.ending, second.resumedFrom], [8, "completed", 3])
+      // Same batches, same views, same weights and optimiser slots: the same losses, to the last bit.
+      assert.deepStrictEqual(metrics(split).map((m) => m.loss), reference.map((m) => m.loss))
+    }))
+
+  it.effect("a non-finite loss stops the run and leaves the last checkpoint intact", () =>
+    Effect.gen(function*() {
+      yield* selectBackend("cpu")
+      const out = join(root, "nan")
+      const exploding: PretrainConfig = { ...config, optimizer: { name: "sgd", learningRate: 1e30, scaling: "linear", weightDecay: 0, warmupEpochs: 0 }, checkpointEvery: 1 }
+      const exit = yield* Effect.exit(pretrain(source(), exploding, { out }))
+      assert.isTrue(Exit.isFailure(exit))
+      const error = Exit.isFailure(exit) ? (exit.cause.reasons[0] as { error?: { _tag: string; message: string; step: number } }).error : undefined
+      assert.strictEqual(error?._tag, "NonFiniteLossError")
+      const saved = readdirSync(join(out, "checkpoints"))
+      assert.deepStrictEqual(saved.at(-1), `step-${String(error!.step).padStart(8, "0")}`)
+      assert.include(error!.message, saved.at(-1)!)
+    }))
+
+  it.effect("refuses a run folder that holds a different config", () =>
+    Effect.gen(function*() {
+      yield* selectBackend("cpu")
+      const out = join(root, "other")
+      yield* pretrain(source(), { ...config, maxSteps: 1 }, { out })
+      const exit = yield* Effect.exit(pretrain(source(), { ...config, maxSteps: 1, temperature: 0.2 }, { out }))
+      const error = Exit.isFailure(exit) ? (exit.cause.reasons[0] as { error?: { _tag: string; message: string } }).error : undefined
+      assert.strictEqual(error?._tag, "RunFolderError")
+      assert.include(error?.message, "different config.json")
+    }))
+})
