@@ -8,6 +8,17 @@
 export { BACKEND_CHOICES, type BackendChoice, BackendUnavailableError, type SelectedBackend, selectBackend } from "./backend.ts"
 export { type Checkpoint, type CheckpointContents, CheckpointError, readLatestCheckpoint, restoreCheckpoint, writeCheckpoint } from "./checkpoint.ts"
 export {
+  type Accuracy,
+  accuracyOf,
+  knnEvaluate,
+  type KnnOptions,
+  knnScores,
+  type LinearProbe,
+  linearProbeAccuracy,
+  type LinearProbeOptions,
+  trainLinearProbe
+} from "./evaluate.ts"
+export {
   adam,
   type AdamOptions,
   adamw,
