@@ -5,6 +5,9 @@ import { accuracyOf, knnEvaluate, knnScores, linearProbeAccuracy, trainLinearPro
 
 useLeakCheck()
 
+/** A neighbour's vote at temperature 0.5. */
+const w = (cos: number) => Math.exp(cos / 0.5)
+
 /** n points per class around well separated centres (class c at 6·e_c), with unit noise: the Bayes error is ~0.1 %. */
 const clusters = (perClass: number, classes: number, dim: number, seed: number) => {
   const noise = randomNormal([perClass * classes, dim], seed)
@@ -22,7 +25,6 @@ describe("kNN (lightly's weighted vote)", () => {
     const scores = knnScores(train, new Int32Array([0, 1, 1, 2]), test, { k: 3, temperature: 0.5, classes: 3 })
     // cosines with (3,1)/√10: (1,0) → 3/√10, (0,1) → 1/√10, (1,1)/√2 → 4/√20, (−1,0) → −3/√10.
     // Top 3: train 0 (class 0), 2 (class 1), 1 (class 1).
-    const w = (cos: number) => Math.exp(cos / 0.5)
     const expected = [w(3 / Math.sqrt(10)), w(4 / Math.sqrt(20)) + w(1 / Math.sqrt(10)), 0]
     Array.from(scores.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 4))
     tf.dispose([train, test, scores])
