@@ -1,12 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
 import { augmentPresets } from "@simclr/augment"
-import { synthetic } from "@simclr/data-stream"
+import { synthetic, toTensors, imageBatches } from "@simclr/data-stream"
+import * as tf from "@tensorflow/tfjs-core"
+import { Stream } from "effect"
 import { Effect, Exit } from "effect"
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll } from "vitest"
-import { type PretrainConfig, pretrain, selectBackend, type StepMetrics } from "../src/index.ts"
+import { extractFeatures, loadRun, type PretrainConfig, pretrain, selectBackend, type StepMetrics } from "../src/index.ts"
 
 const root = mkdtempSync(join(tmpdir(), "simclr-pretrain-"))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
@@ -78,5 +80,28 @@ describe("pretrain", () => {
       const error = Exit.isFailure(exit) ? (exit.cause.reasons[0] as { error?: { _tag: string; message: string } }).error : undefined
       assert.strictEqual(error?._tag, "RunFolderError")
       assert.include(error?.message, "different config.json")
+    }))
+
+  it.effect("loadRun rebuilds the trained model; extractFeatures gives its inference-mode features in source order", () =>
+    Effect.gen(function*() {
+      yield* selectBackend("cpu")
+      const out = join(root, "full")
+      const run = yield* loadRun(out)
+      assert.strictEqual(run.step, 8)
+      const test = synthetic({ size: 6, seed: 9, imageSize: 8 })
+      const h = yield* extractFeatures(run.model, test, { imageSize: 8, batchSize: 4 })
+      const z = yield* extractFeatures(run.model, test, { imageSize: 8, batchSize: 4, output: 2 })
+      assert.deepStrictEqual([h.count, h.dim, z.dim], [6, 32, 8])
+      assert.deepStrictEqual(Array.from(h.labels!), [0, 1, 2, 3, 4, 5])
+      assert.deepStrictEqual(h.ids, Array.from({ length: 6 }, (_v, i) => `synthetic#${i}`))
+      // The same numbers as the model applied by hand to one batch of all six images, in inference mode.
+      const batch = yield* Stream.runHead(imageBatches(test, { batchSize: 6, imageSize: 8, shuffle: false }))
+      const { images, labels } = toTensors(batch._tag === "Some" ? batch.value : (undefined as never))
+      const direct = tf.tidy(() => (run.model.predict(images) as Array<tf.Tensor>)[0]!.dataSync())
+      tf.dispose([images, labels!])
+      Array.from(h.values).forEach((v, i) => assert.approximately(v, direct[i]!, 1e-5 * Math.max(1, Math.abs(direct[i]!))))
+      run.model.dispose()
+      const missing = yield* Effect.exit(loadRun(join(root, "nowhere")))
+      assert.isTrue(Exit.isFailure(missing))
     }))
 })
