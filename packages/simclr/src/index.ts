@@ -7,6 +7,7 @@
  */
 export { BACKEND_CHOICES, type BackendChoice, BackendUnavailableError, type SelectedBackend, selectBackend } from "./backend.ts"
 export { type Checkpoint, type CheckpointContents, CheckpointError, readLatestCheckpoint, restoreCheckpoint, writeCheckpoint } from "./checkpoint.ts"
+export { labelSubset, type LabelSubsetOptions } from "./labelSubset.ts"
 export { type LoadedRun, loadRun } from "./loadRun.ts"
 export { type ExtractOptions, extractFeatures, type Features } from "./extractFeatures.ts"
 export {
