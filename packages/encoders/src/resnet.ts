@@ -123,8 +123,9 @@ class Builder {
     this.r = r
   }
 
+  /** Never 0: tfjs treats a seed of 0 as "no seed" and draws from Math.random. */
   private nextSeed(): number {
-    return this.r.seed * 1000 + this.counter++
+    return this.r.seed * 1000 + this.counter++ + 1
   }
 
   /** VarianceScaling(scale 1, fan_in, truncated normal) as TF2 (σ corrected by 0.8796 for the truncation). */

@@ -104,6 +104,17 @@ describe("resnet structure", () => {
     expect(Math.max(...a.map(Math.abs))).toBeLessThanOrEqual((2 / Math.sqrt(576)) / 0.87962566103423978 + 1e-6)
   })
 
+  it("gives every weight the same initial value for the same seed, including the default seed 0", () => {
+    // tfjs reads an initializer seed of 0 as "no seed" (Math.random): no layer may get seed 0.
+    const all = (seed?: number) =>
+      withModel({ depth: 18, baseWidth: 4, stem: "cifar", blocksPerGroup: [1, 1, 1, 1], ...(seed === undefined ? {} : { seed }) }, (m) =>
+        m.weights.map((w) => [w.originalName, Array.from(w.read().dataSync())] as const)
+      )
+    expect(all()).toEqual(all())
+    expect(all(0)).toEqual(all())
+    expect(all(3)).toEqual(all(3))
+  })
+
   it("behaves differently in training and inference: batch statistics vs moving averages", () => {
     withModel({ depth: 18, baseWidth: 4, stem: "cifar", zeroInitLastBlockGamma: false }, (m) => {
       const images = randomUniform([4, 8, 8, 3], 2) as tf.Tensor4D

@@ -79,7 +79,7 @@ export const projectionHead = (config: ProjectionHeadConfig): tfl.LayersModel =>
       .dense({
         units: last ? outputDim : hiddenDim,
         useBias: false,
-        kernelInitializer: tfl.initializers.randomNormal({ mean: 0, stddev: 0.01, seed: seed * 100 + j }),
+        kernelInitializer: tfl.initializers.randomNormal({ mean: 0, stddev: 0.01, seed: seed * 100 + j + 1 }), // never 0: tfjs reads seed 0 as "unseeded"
         name: `${name}.${j}.dense`
       })
       .apply(x) as tfl.SymbolicTensor

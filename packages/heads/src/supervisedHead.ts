@@ -28,7 +28,7 @@ export const supervisedHead = (
     .dense({
       units: classes,
       useBias: true,
-      kernelInitializer: o["zeroInit"] === true ? "zeros" : tfl.initializers.randomNormal({ mean: 0, stddev: 0.01, seed }),
+      kernelInitializer: o["zeroInit"] === true ? "zeros" : tfl.initializers.randomNormal({ mean: 0, stddev: 0.01, seed: seed + 1 }), // tfjs reads seed 0 as "unseeded"
       biasInitializer: "zeros",
       name: `${name}.dense`
     })
