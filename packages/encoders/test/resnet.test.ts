@@ -17,6 +17,12 @@ const withModel = <A>(config: ResNetConfig, fn: (m: tfl.LayersModel) => A): A =>
 const kernel = (seed: number): Array<number> =>
   withModel({ depth: 50, baseWidth: 16, seed }, (m) => Array.from(m.getLayer("layer3.0.conv2").getWeights()[0]!.dataSync()))
 
+/** Every weight of a tiny ResNet built with `seed` (or the default), by name. */
+const allWeights = (seed?: number) =>
+  withModel({ depth: 18, baseWidth: 4, stem: "cifar", blocksPerGroup: [1, 1, 1, 1], ...(seed === undefined ? {} : { seed }) }, (m) =>
+    m.weights.map((w) => [w.originalName, Array.from(w.read().dataSync())] as const)
+  )
+
 describe("resnet parameter counts", () => {
   useLeakCheck()
 
@@ -106,13 +112,9 @@ describe("resnet structure", () => {
 
   it("gives every weight the same initial value for the same seed, including the default seed 0", () => {
     // tfjs reads an initializer seed of 0 as "no seed" (Math.random): no layer may get seed 0.
-    const all = (seed?: number) =>
-      withModel({ depth: 18, baseWidth: 4, stem: "cifar", blocksPerGroup: [1, 1, 1, 1], ...(seed === undefined ? {} : { seed }) }, (m) =>
-        m.weights.map((w) => [w.originalName, Array.from(w.read().dataSync())] as const)
-      )
-    expect(all()).toEqual(all())
-    expect(all(0)).toEqual(all())
-    expect(all(3)).toEqual(all(3))
+    expect(allWeights()).toEqual(allWeights())
+    expect(allWeights(0)).toEqual(allWeights())
+    expect(allWeights(3)).toEqual(allWeights(3))
   })
 
   it("behaves differently in training and inference: batch statistics vs moving averages", () => {

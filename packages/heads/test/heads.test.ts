@@ -13,6 +13,13 @@ const firstDenseWeights = (seed: number): Array<number> => {
   return w
 }
 
+const supervisedKernel = (): Array<number> => {
+  const m = supervisedHead(3, { inputDim: 4, seed: 0 })
+  const w = Array.from(m.getWeights()[0]!.dataSync())
+  m.dispose()
+  return w
+}
+
 describe("projectionHead", () => {
   useLeakCheck()
 
@@ -71,13 +78,7 @@ describe("projectionHead", () => {
     expect(firstDenseWeights(1)).toEqual(a)
     // Seed 0 (the default) must be a seed too: tfjs reads an initializer seed of 0 as "unseeded".
     expect(firstDenseWeights(0)).toEqual(firstDenseWeights(0))
-    const sup = () => {
-      const m = supervisedHead(3, { inputDim: 4, seed: 0 })
-      const w = Array.from(m.getWeights()[0]!.dataSync())
-      m.dispose()
-      return w
-    }
-    expect(sup()).toEqual(sup())
+    expect(supervisedKernel()).toEqual(supervisedKernel())
     expect(firstDenseWeights(2)).not.toEqual(a)
     const std = Math.sqrt(a.reduce((s, v) => s + v * v, 0) / a.length)
     expect(Math.abs(std - 0.01)).toBeLessThan(0.001)

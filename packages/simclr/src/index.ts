@@ -8,7 +8,9 @@
 export { BACKEND_CHOICES, type BackendChoice, BackendUnavailableError, type SelectedBackend, selectBackend } from "./backend.ts"
 export { type Checkpoint, type CheckpointContents, CheckpointError, readLatestCheckpoint, restoreCheckpoint, writeCheckpoint } from "./checkpoint.ts"
 export { labelSubset, type LabelSubsetOptions } from "./labelSubset.ts"
+export { decodePretrainConfig, InvalidConfigError, PretrainConfigSchema, type PresetId, pretrainPresets, viewConfigOf } from "./config.ts"
 export { type LoadedRun, loadRun } from "./loadRun.ts"
+export { type DataSpecOptions, resolveData } from "./resolveData.ts"
 export { type ExtractOptions, extractFeatures, type Features } from "./extractFeatures.ts"
 export {
   type Accuracy,

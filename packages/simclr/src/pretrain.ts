@@ -20,6 +20,7 @@ import type * as tfl from "@tensorflow/tfjs-layers"
 import { Data, Effect, Option, Stream } from "effect"
 import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
+import { viewConfigOf } from "./config.ts"
 import { type CheckpointError, readLatestCheckpoint, restoreCheckpoint, writeCheckpoint } from "./checkpoint.ts"
 import { adam, adamw, disposeState, lars, type Optimizer, type OptimizerState, sgd } from "./optimizers.ts"
 import { type LearningRateScaling, warmupCosine } from "./schedules.ts"
@@ -57,6 +58,7 @@ export interface PretrainConfig {
   /** The head without `inputDim` (taken from the encoder). */
   readonly head: Omit<ProjectionHeadConfig, "inputDim">
   readonly optimizer: OptimizerConfig
+  /** A preset name of `@simclr/augment` or a `ViewConfig`; its output size is set to `imageSize`. */
   readonly augment: ViewConfig | PresetName
   /** Checkpoint every this many steps (and at the end); default: once per epoch. */
   readonly checkpointEvery?: number
@@ -265,6 +267,7 @@ export const pretrain = <E>(
         epochs: config.epochs,
         warmupEpochs: config.optimizer.warmupEpochs ?? 10
       })
+      const augment = viewConfigOf(config)
       const checkpointEvery = config.checkpointEvery ?? stepsPerEpoch
       const logEvery = config.logEvery ?? 1
       const keep = config.keepCheckpoints ?? 5
@@ -299,7 +302,7 @@ export const pretrain = <E>(
         yield* Stream.runForEachWhile(batches, (batch) =>
           Effect.gen(function*() {
             const lr = learningRate(step)
-            const views = makeTwoViews(batch, config.augment, config.seed)
+            const views = makeTwoViews(batch, augment, config.seed)
             const result = yield* Effect.try({
               try: () => simclrStep(model, [views.view1, views.view2], state, { temperature: config.temperature, optimizer, learningRate: lr }),
               catch: (error) => error

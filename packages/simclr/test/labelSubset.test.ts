@@ -3,7 +3,7 @@ import { labelSubset } from "../src/index.ts"
 
 /** 3 classes of 200, 100 and 7 images, interleaved, and a few unlabeled (−1) entries. */
 const labels = [...Array.from({ length: 200 }, () => 0), ...Array.from({ length: 100 }, () => 1), ...Array.from({ length: 7 }, () => 2), -1, -1].map(
-  (l, i, all) => all[(i * 37) % all.length]!
+  (_l, i, all) => all[(i * 37) % all.length]!
 )
 
 const countOf = (subset: Array<number>) => [0, 1, 2].map((c) => subset.filter((i) => labels[i] === c).length)

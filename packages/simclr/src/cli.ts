@@ -1,0 +1,191 @@
+#!/usr/bin/env node
+/**
+ * The `simclr` command: `pretrain`, `linear-eval` and `knn` so far (`demo`, `finetune`, `embed` and
+ * `export` follow). Each command is a thin shell over the exported functions.
+ *
+ * @since 0.1.0
+ */
+import type { DataStreamError } from "@simclr/data-stream"
+import * as tf from "@tensorflow/tfjs-core"
+import { Effect } from "effect"
+import { Command, Flag } from "effect/cli"
+import { readFile, writeFile } from "node:fs/promises"
+import { join } from "node:path"
+import { type BackendChoice, selectBackend } from "./backend.ts"
+import { nodeServices } from "./cli/nodeServices.ts"
+import { decodePretrainConfig, InvalidConfigError, type PresetId, pretrainPresets } from "./config.ts"
+import { type Accuracy, knnEvaluate, linearProbeAccuracy, trainLinearProbe } from "./evaluate.ts"
+import { extractFeatures, type Features } from "./extractFeatures.ts"
+import { loadRun } from "./loadRun.ts"
+import { pretrain, type StepMetrics } from "./pretrain.ts"
+import { resolveData } from "./resolveData.ts"
+
+const backendFlag = Flag.Literals("backend", ["auto", "tensorflow", "wasm", "cpu"]).pipe(
+  Flag.withDefault("auto" as const),
+  Flag.withDescription("tfjs backend; auto takes @tensorflow/tfjs-node-gpu, then -node, then wasm, then cpu (default auto)")
+)
+
+const useBackend = (choice: BackendChoice) =>
+  Effect.gen(function*() {
+    const selected = yield* selectBackend(choice)
+    tf.env().set("PROD", true)
+    yield* Effect.log(`backend: ${selected.name} (${selected.package}; ${selected.reason})`)
+  })
+
+/** Flags that override a config value, only when given. */
+const optionalInt = (name: string, description: string) => Flag.Int(name).pipe(Flag.optional, Flag.withDescription(description))
+const optionalNumber = (name: string, description: string) => Flag.Finite(name).pipe(Flag.optional, Flag.withDescription(description))
+
+/** The value of an optional flag, or undefined. */
+const pick = <A>(o: { readonly _tag: "Some"; readonly value: A } | { readonly _tag: "None" }): A | undefined => (o._tag === "Some" ? o.value : undefined)
+
+const progressLine = (m: StepMetrics, total: number | undefined): string =>
+  `epoch ${m.epoch} step ${m.step}${total === undefined ? "" : `/${total}`}  loss ${m.loss.toFixed(4)}  acc ${m.contrastiveAccuracy.toFixed(3)}  lr ${m.learningRate.toExponential(2)}  ${m.imagesPerSecond.toFixed(1)} img/s`
+
+const pretrainCommand = Command.make(
+  "pretrain",
+  {
+    data: Flag.String("data").pipe(Flag.withDefault("synthetic"), Flag.withDescription("a folder of images (sub-folders = classes, unused here), a glob, a CSV, an IDX or CIFAR file or folder, or synthetic[:count[:seed]] (default synthetic)")),
+    out: Flag.String("out").pipe(Flag.withDefault("runs/simclr"), Flag.withDescription("run folder; re-running with it resumes (default runs/simclr)")),
+    preset: Flag.Literals("preset", ["demo", "cifar10", "imagenet"]).pipe(Flag.withDefault("demo" as const), Flag.withDescription("recipe to start from (default demo)")),
+    config: Flag.String("config").pipe(Flag.optional, Flag.withDescription("a JSON file whose fields override the preset")),
+    epochs: optionalInt("epochs", "passes over the data"),
+    batchSize: optionalInt("batch-size", "images per step (two views each)"),
+    imageSize: optionalInt("image-size", "input size of the encoder"),
+    learningRate: optionalNumber("learning-rate", "base learning rate (scaled by the preset's rule)"),
+    temperature: optionalNumber("temperature", "NT-Xent temperature"),
+    maxSteps: optionalInt("max-steps", "stop after this many steps"),
+    seed: optionalInt("seed", "seed of the shuffles, augmentations and initialisation"),
+    backend: backendFlag
+  },
+  (flags) =>
+    Effect.gen(function*() {
+      yield* useBackend(flags.backend)
+      const preset = pretrainPresets[flags.preset as PresetId]()
+      const fromFile = flags.config._tag === "Some"
+        ? yield* Effect.tryPromise({
+          try: async () => JSON.parse(await readFile(flags.config._tag === "Some" ? flags.config.value : "", "utf8")) as Record<string, unknown>,
+          catch: (e) => new InvalidConfigError({ source: String(flags.config), issues: e instanceof Error ? e.message : String(e) })
+        })
+        : {}
+      const overrides = Object.fromEntries(
+        Object.entries({
+          epochs: pick(flags.epochs),
+          batchSize: pick(flags.batchSize),
+          imageSize: pick(flags.imageSize),
+          temperature: pick(flags.temperature),
+          maxSteps: pick(flags.maxSteps),
+          seed: pick(flags.seed)
+        }).filter(([, v]) => v !== undefined)
+      )
+      const merged = { ...preset, ...fromFile, ...overrides } as Record<string, unknown>
+      const learningRate = pick(flags.learningRate)
+      if (learningRate !== undefined) merged["optimizer"] = { ...(merged["optimizer"] as object), learningRate }
+      const config = yield* decodePretrainConfig(merged, "flags and config")
+      const source = yield* resolveData(flags.data, { imageSize: config.imageSize })
+      let stop = false
+      const onSigint = () => {
+        if (stop) process.exit(130)
+        stop = true
+        process.stderr.write("\nstopping after this step (Ctrl-C again to quit at once)…\n")
+      }
+      process.on("SIGINT", onSigint)
+      const tty = process.stderr.isTTY === true
+      const total = source._tag === "IndexedSource" ? Math.floor(source.size / config.batchSize) * config.epochs : undefined
+      const result = yield* pretrain(source, config, {
+        out: flags.out,
+        shouldStop: () => stop,
+        onStep: (m) => {
+          if (tty) process.stderr.write(`\r${progressLine(m, total)}   `)
+          else if (m.step % 10 === 0 || m.step === 1) process.stderr.write(`${progressLine(m, total)}\n`)
+        }
+      }).pipe(Effect.ensuring(Effect.sync(() => process.off("SIGINT", onSigint))))
+      if (tty) process.stderr.write("\n")
+      yield* Effect.log(`${result.ending}: ${result.steps} steps in ${result.seconds.toFixed(1)} s; checkpoint ${result.checkpoint ?? "none"}`)
+    })
+).pipe(Command.withDescription("Pre-train a SimCLR encoder on unlabeled images"))
+
+const evalFlags = {
+  run: Flag.String("run").pipe(Flag.withDefault("runs/simclr"), Flag.withDescription("a pretrain run folder (default runs/simclr)")),
+  train: Flag.String("train").pipe(Flag.withDescription("labeled training data (same forms as pretrain --data; a dataset folder gives its train split)")),
+  test: Flag.String("test").pipe(Flag.withDescription("labeled test data (a dataset folder gives its test split)")),
+  output: Flag.Literals("output", ["h", "z"]).pipe(Flag.withDefault("h" as const), Flag.withDescription("features: h (encoder) or z (projection) (default h)")),
+  backend: backendFlag
+}
+
+const featuresOf = (run: string, trainSpec: string, testSpec: string, output: "h" | "z") =>
+  Effect.gen(function*() {
+    const loaded = yield* loadRun(run)
+    const size = loaded.config.imageSize
+    const index = output === "h" ? 0 : 2
+    const extract = (spec: string, split: "train" | "test"): Effect.Effect<Features, DataStreamError> =>
+      Effect.flatMap(resolveData(spec, { split, imageSize: size }), (source) => extractFeatures(loaded.model, source, { imageSize: size, output: index }))
+    const train = yield* extract(trainSpec, "train")
+    const test = yield* extract(testSpec, "test").pipe(Effect.ensuring(Effect.sync(() => loaded.model.dispose())))
+    if (train.labels === undefined || test.labels === undefined) {
+      return yield* new InvalidConfigError({ source: "--train/--test", issues: "evaluation needs labeled data (class sub-folders, a CSV with labels, IDX or CIFAR labels)" })
+    }
+    const largest = train.labels.reduce((a, b) => Math.max(a, b), 0)
+    return { train, test, step: loaded.step, classes: Math.max(train.classes?.length ?? 0, largest + 1) }
+  })
+
+const report = (run: string, name: string, result: Accuracy & Record<string, unknown>) =>
+  Effect.gen(function*() {
+    yield* Effect.promise(() => writeFile(join(run, `${name}.json`), JSON.stringify(result, null, 2) + "\n"))
+    yield* Effect.log(`${name}: top-1 ${(100 * result.top1).toFixed(2)} %, top-5 ${(100 * result.top5).toFixed(2)} % on ${result.count} images (written to ${join(run, `${name}.json`)})`)
+  })
+
+const linearEvalCommand = Command.make(
+  "linear-eval",
+  {
+    ...evalFlags,
+    epochs: Flag.Int("epochs").pipe(Flag.withDefault(100), Flag.withDescription("epochs of the linear classifier (default 100)")),
+    batchSize: Flag.Int("batch-size").pipe(Flag.withDefault(512), Flag.withDescription("default 512")),
+    learningRate: Flag.Finite("learning-rate").pipe(Flag.withDefault(0.1), Flag.withDescription("base rate, × batch/256 (default 0.1)"))
+  },
+  (flags) =>
+    Effect.gen(function*() {
+      yield* useBackend(flags.backend)
+      const { train, test, step, classes } = yield* featuresOf(flags.run, flags.train, flags.test, flags.output)
+      const x = tf.tensor2d(train.values, [train.count, train.dim])
+      const probe = trainLinearProbe(x, train.labels!, { classes, epochs: flags.epochs, batchSize: flags.batchSize, learningRate: flags.learningRate })
+      const xt = tf.tensor2d(test.values, [test.count, test.dim])
+      const accuracy = linearProbeAccuracy(probe, xt, test.labels!)
+      tf.dispose([x, xt, probe.kernel, probe.bias])
+      yield* report(flags.run, `linear-eval-${flags.output}`, { ...accuracy, step, output: flags.output, epochs: flags.epochs })
+    })
+).pipe(Command.withDescription("Linear evaluation: a linear classifier on frozen features (official protocol)"))
+
+const knnCommand = Command.make(
+  "knn",
+  {
+    ...evalFlags,
+    k: Flag.Int("k").pipe(Flag.withDefault(200), Flag.withDescription("neighbours (default 200)")),
+    temperature: Flag.Finite("temperature").pipe(Flag.withDefault(0.1), Flag.withDescription("vote temperature (default 0.1)"))
+  },
+  (flags) =>
+    Effect.gen(function*() {
+      yield* useBackend(flags.backend)
+      const { train, test, step, classes } = yield* featuresOf(flags.run, flags.train, flags.test, flags.output)
+      const x = tf.tensor2d(train.values, [train.count, train.dim])
+      const xt = tf.tensor2d(test.values, [test.count, test.dim])
+      const accuracy = knnEvaluate(x, train.labels!, xt, test.labels!, { k: flags.k, temperature: flags.temperature, classes })
+      tf.dispose([x, xt])
+      yield* report(flags.run, `knn-${flags.output}`, { ...accuracy, step, output: flags.output, k: flags.k })
+    })
+).pipe(Command.withDescription("kNN evaluation: weighted vote of the nearest training features (lightly's monitor)"))
+
+const app = Command.make("simclr").pipe(
+  Command.withDescription("SimCLR for TensorFlow.js"),
+  Command.withSubcommands([pretrainCommand, linearEvalCommand, knnCommand])
+)
+
+const main = Command.run(app, { version: "0.0.0" }).pipe(Effect.provide(nodeServices(process.argv.slice(2))))
+
+Effect.runPromise(main).catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error)
+  // effect/cli ends with "Help requested" both for --help and after printing a parse error.
+  const asked = process.argv.slice(2).some((a) => ["--help", "-h", "--version", "-v"].includes(a))
+  if (!/Help requested|Version requested/.test(message)) process.stderr.write(`simclr: ${message}\n`)
+  process.exitCode = asked && /Help requested|Version requested/.test(message) ? 0 : 1
+})

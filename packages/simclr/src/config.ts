@@ -1,0 +1,168 @@
+/**
+ * Run configurations: the official recipes as presets, and a Schema that checks a config from a file
+ * or flags, naming every bad option with what it allows.
+ *
+ * @since 0.1.0
+ */
+import { augmentPresets, type PresetName, type ViewConfig } from "@simclr/augment"
+import { Data, Effect, Schema } from "effect"
+import type { PretrainConfig } from "./pretrain.ts"
+
+const Positive = Schema.Number.check(Schema.isGreaterThan(0))
+const NonNegative = Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))
+const Count = (min: number) => Schema.Int.check(Schema.isGreaterThanOrEqualTo(min))
+const Probability = Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
+
+const Encoder = Schema.Struct({
+  depth: Schema.Literals([18, 34, 50, 101, 152, 200]),
+  widthMultiplier: Schema.optionalKey(Count(1)),
+  skRatio: Schema.optionalKey(Probability),
+  seRatio: Schema.optionalKey(Probability),
+  stem: Schema.optionalKey(Schema.Literals(["imagenet", "cifar"])),
+  batchNormMomentum: Schema.optionalKey(Probability),
+  batchNormEpsilon: Schema.optionalKey(Positive),
+  zeroInitLastBlockGamma: Schema.optionalKey(Schema.Boolean),
+  shortcut: Schema.optionalKey(Schema.Literals(["torchvision", "official"])),
+  baseWidth: Schema.optionalKey(Count(1)),
+  blocksPerGroup: Schema.optionalKey(Schema.Tuple([Count(1), Count(1), Count(1), Count(1)])),
+  seed: Schema.optionalKey(Count(0))
+})
+
+const Head = Schema.Struct({
+  mode: Schema.optionalKey(Schema.Literals(["none", "linear", "nonlinear"])),
+  numLayers: Schema.optionalKey(Count(1)),
+  hiddenDim: Schema.optionalKey(Count(1)),
+  outputDim: Schema.optionalKey(Count(1)),
+  lastBatchNormCenter: Schema.optionalKey(Schema.Boolean),
+  batchNormMomentum: Schema.optionalKey(Probability),
+  batchNormEpsilon: Schema.optionalKey(Positive),
+  seed: Schema.optionalKey(Count(0))
+})
+
+const Optimizer = Schema.Struct({
+  name: Schema.Literals(["lars", "sgd", "adam", "adamw"]),
+  learningRate: NonNegative,
+  scaling: Schema.Literals(["linear", "sqrt"]),
+  weightDecay: NonNegative,
+  momentum: Schema.optionalKey(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(1))),
+  warmupEpochs: Schema.optionalKey(NonNegative)
+})
+
+/**
+ * The Schema of a pre-training config (`config.json`). Augmentations are a preset name of
+ * `@simclr/augment` or a full `ViewConfig` object (checked by `@simclr/augment` itself when used).
+ *
+ * @category config
+ * @since 0.1.0
+ */
+export const PretrainConfigSchema = Schema.Struct({
+  imageSize: Count(8),
+  batchSize: Count(2),
+  epochs: Count(1),
+  seed: Count(0),
+  temperature: Positive,
+  encoder: Encoder,
+  head: Head,
+  optimizer: Optimizer,
+  augment: Schema.Union([Schema.Literals(["official", "torchvision", "cifar10", "finetune", "eval"]), Schema.Record(Schema.String, Schema.Unknown)]),
+  checkpointEvery: Schema.optionalKey(Count(1)),
+  keepCheckpoints: Schema.optionalKey(Count(1)),
+  logEvery: Schema.optionalKey(Count(1)),
+  decodeSize: Schema.optionalKey(Count(8)),
+  decodeConcurrency: Schema.optionalKey(Count(1)),
+  decodeCache: Schema.optionalKey(Schema.String),
+  maxSteps: Schema.optionalKey(Count(1)),
+  examplesPerEpoch: Schema.optionalKey(Count(1))
+})
+
+/**
+ * A config that failed its Schema: the message lists every bad option with its path and what it allows.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidConfigError extends Data.TaggedError("InvalidConfigError")<{
+  readonly source: string
+  readonly issues: string
+}> {
+  override get message(): string {
+    return `invalid configuration (${this.source}):\n${this.issues}`
+  }
+}
+
+/**
+ * Checks an unknown value (parsed JSON, merged flags) against `PretrainConfigSchema`.
+ *
+ * @category config
+ * @since 0.1.0
+ */
+export const decodePretrainConfig = (input: unknown, source = "config"): Effect.Effect<PretrainConfig, InvalidConfigError> =>
+  Schema.decodeUnknownEffect(PretrainConfigSchema)(input, { errors: "all" }).pipe(
+    Effect.map((c) => c as unknown as PretrainConfig),
+    Effect.mapError((error) => new InvalidConfigError({ source, issues: String(error.message ?? error).replace(/^SchemaError\(|\)$/g, "") }))
+  )
+
+/**
+ * @category config
+ * @since 0.1.0
+ */
+export type PresetId = "demo" | "cifar10" | "imagenet"
+
+/**
+ * The recipes: `cifar10` and `imagenet` are the official ones (reference §2.7: CIFAR-10 ResNet-18 with the
+ * CIFAR stem, colour strength 0.5, no blur, τ 0.5, LARS lr 1.0 linear, wd 1e-4, B 512, 1000 epochs;
+ * ImageNet ResNet-50, τ 0.1, lr 0.075 sqrt, wd 1e-6, B 4096, 100 epochs). `demo` is sized for a CPU: a
+ * narrow one-block-per-group ResNet on 32×32 synthetic images.
+ *
+ * @category config
+ * @since 0.1.0
+ */
+export const pretrainPresets: Record<PresetId, () => PretrainConfig> = {
+  demo: () => ({
+    imageSize: 32,
+    batchSize: 64,
+    epochs: 10,
+    seed: 0,
+    temperature: 0.5,
+    encoder: { depth: 18, stem: "cifar", baseWidth: 16, blocksPerGroup: [1, 1, 1, 1] },
+    head: { numLayers: 2, outputDim: 64 },
+    optimizer: { name: "lars", learningRate: 1.0, scaling: "linear", weightDecay: 1e-4, warmupEpochs: 1 },
+    augment: "cifar10"
+  }),
+  cifar10: () => ({
+    imageSize: 32,
+    batchSize: 512,
+    epochs: 1000,
+    seed: 0,
+    temperature: 0.5,
+    encoder: { depth: 18, stem: "cifar" },
+    head: { numLayers: 2, outputDim: 128 },
+    optimizer: { name: "lars", learningRate: 1.0, scaling: "linear", weightDecay: 1e-4, warmupEpochs: 10 },
+    augment: "cifar10"
+  }),
+  imagenet: () => ({
+    imageSize: 224,
+    batchSize: 4096,
+    epochs: 100,
+    seed: 0,
+    temperature: 0.1,
+    encoder: { depth: 50 },
+    head: { numLayers: 3, outputDim: 128 },
+    optimizer: { name: "lars", learningRate: 0.075, scaling: "sqrt", weightDecay: 1e-6, warmupEpochs: 10 },
+    augment: "official",
+    decodeSize: 256
+  })
+}
+
+/**
+ * The augmentation a config names, at the config's image size (the `cifar10` preset is made for 32 px).
+ *
+ * @category config
+ * @since 0.1.0
+ */
+export const viewConfigOf = (config: Pick<PretrainConfig, "augment" | "imageSize">): ViewConfig => {
+  const a = config.augment
+  const size: [number, number] = [config.imageSize, config.imageSize]
+  if (typeof a !== "string") return { ...(a as ViewConfig), size }
+  return { ...augmentPresets[a as PresetName](config.imageSize), size }
+}

@@ -1,0 +1,92 @@
+/**
+ * What `--data` names, as a source: `synthetic[:count[:seed]]`, a glob, a CSV, an IDX or CIFAR file or
+ * folder (detected), or a folder of images.
+ *
+ * @since 0.1.0
+ */
+import {
+  type DataStreamError,
+  DatasetNotFoundError,
+  FASHION_MNIST_CLASSES,
+  fromCifar,
+  fromCsv,
+  fromDirectory,
+  fromGlob,
+  fromIdx,
+  InvalidOptionError,
+  type Source,
+  synthetic
+} from "@simclr/data-stream"
+import { Effect } from "effect"
+import { open, readdir, stat } from "node:fs/promises"
+import { basename, dirname, join } from "node:path"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface DataSpecOptions {
+  /** Which split of a dataset folder (IDX: `train` / `t10k` files; CIFAR: data batches / test batch). Default train. */
+  readonly split?: "train" | "test"
+  /** Image size the synthetic set is drawn at. */
+  readonly imageSize: number
+}
+
+const firstBytes = (path: string, n: number): Promise<Uint8Array> =>
+  open(path, "r").then(async (h) => {
+    const buffer = new Uint8Array(n)
+    await h.read(buffer, 0, n, 0)
+    await h.close()
+    return buffer
+  })
+
+const isIdx = async (path: string): Promise<boolean> => {
+  const b = await firstBytes(path, 4)
+  if (b[0] === 0x1f && b[1] === 0x8b) return /idx\d-ubyte/.test(basename(path))
+  return b[0] === 0 && b[1] === 0 && b[2] === 0x08 && b[3]! >= 1 && b[3]! <= 4
+}
+
+/** The labels file next to an IDX images file (`…-images-idx3-ubyte…` → `…-labels-idx1-ubyte…`), if present. */
+const labelsFor = async (imagesPath: string): Promise<string | undefined> => {
+  const candidate = join(dirname(imagesPath), basename(imagesPath).replace("images-idx3", "labels-idx1"))
+  return candidate !== imagesPath && (await stat(candidate).catch(() => undefined))?.isFile() === true ? candidate : undefined
+}
+
+/**
+ * A source from a `--data` string.
+ *
+ * @category data
+ * @since 0.1.0
+ */
+export const resolveData = (spec: string, options: DataSpecOptions): Effect.Effect<Source, DataStreamError> =>
+  Effect.gen(function*() {
+    const split = options.split ?? "train"
+    const synth = /^synthetic(?::(\d+))?(?::(\d+))?$/.exec(spec)
+    if (synth !== null) {
+      const size = synth[1] === undefined ? (split === "train" ? 5000 : 1000) : Number(synth[1])
+      const seed = synth[2] === undefined ? (split === "train" ? 0 : 1) : Number(synth[2])
+      return yield* Effect.try({ try: () => synthetic({ size, seed, imageSize: options.imageSize }), catch: (e) => e as InvalidOptionError })
+    }
+    if (/[*?[\]{}]/.test(spec)) return yield* fromGlob(spec)
+    const info = yield* Effect.tryPromise({ try: () => stat(spec), catch: (e) => new DatasetNotFoundError({ path: spec, reason: e instanceof Error ? e.message : String(e) }) })
+    if (info.isFile()) {
+      if (spec.toLowerCase().endsWith(".csv")) return yield* fromCsv(spec)
+      if (yield* Effect.promise(() => isIdx(spec))) {
+        const labels = yield* Effect.promise(() => labelsFor(spec))
+        return yield* fromIdx(spec, labels === undefined ? {} : { labels })
+      }
+      if (spec.toLowerCase().endsWith(".bin")) return yield* fromCifar(spec)
+      return yield* new InvalidOptionError({ option: "data", reason: `${spec} is a file but not a CSV list, an IDX file or a CIFAR batch` })
+    }
+    const names = yield* Effect.promise(() => readdir(spec))
+    const idx = names.find((n) => n.startsWith(split === "train" ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte"))
+    if (idx !== undefined) {
+      const imagesPath = join(spec, idx)
+      const labels = yield* Effect.promise(() => labelsFor(imagesPath))
+      // Fashion-MNIST's folder is named so (Debian: /usr/share/datasets/fashion-mnist).
+      const classes = /fashion/i.test(spec) ? { classes: FASHION_MNIST_CLASSES } : {}
+      return yield* fromIdx(imagesPath, labels === undefined ? classes : { labels, ...classes })
+    }
+    if (names.some((n) => /^(data_batch_\d+|test_batch|train|test)\.bin$/.test(n))) return yield* fromCifar(spec, { split })
+    return yield* fromDirectory(spec)
+  })

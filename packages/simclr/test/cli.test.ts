@@ -1,0 +1,96 @@
+/**
+ * The `simclr` command end to end, as a user runs it (the built dist/cli.js in a child process, cpu
+ * backend, a tiny model on the synthetic set): pre-train, interrupt with Ctrl-C (SIGINT: the step
+ * finishes, a checkpoint is written, the process exits cleanly), kill with SIGKILL mid-run, resume to
+ * the end, then linear and kNN evaluation.
+ */
+import { spawn, spawnSync } from "node:child_process"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll, describe, expect, it } from "vitest"
+
+const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url))
+const root = mkdtempSync(join(tmpdir(), "simclr-cli-"))
+afterAll(() => rmSync(root, { recursive: true, force: true }))
+
+const tiny = {
+  imageSize: 8,
+  batchSize: 8,
+  epochs: 3,
+  encoder: { depth: 18, stem: "cifar", baseWidth: 4, blocksPerGroup: [1, 1, 1, 1] },
+  head: { numLayers: 2, outputDim: 8 },
+  optimizer: { name: "lars", learningRate: 1, scaling: "linear", weightDecay: 1e-4, warmupEpochs: 0 },
+  checkpointEvery: 1
+}
+const configPath = join(root, "tiny.json")
+writeFileSync(configPath, JSON.stringify(tiny))
+const args = (out: string) => ["pretrain", "--config", configPath, "--data", "synthetic:48", "--out", out, "--backend", "cpu"]
+
+const run = (argv: Array<string>) => spawnSync(process.execPath, [cli, ...argv], { encoding: "utf8", timeout: 300_000 })
+
+/** Starts a pretrain run and sends `signal` once `metrics.jsonl` has `afterSteps` lines; resolves with the exit. */
+const interrupt = (out: string, signal: NodeJS.Signals, afterSteps: number) =>
+  new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args(out)], { stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+    const timer = setInterval(() => {
+      const metrics = join(out, "metrics.jsonl")
+      if (existsSync(metrics) && readFileSync(metrics, "utf8").trim().split("\n").length >= afterSteps) {
+        clearInterval(timer)
+        child.kill(signal)
+      }
+    }, 20)
+    child.on("exit", (code, sig) => {
+      clearInterval(timer)
+      resolve({ code, signal: sig, stdout, stderr })
+    })
+  })
+
+const losses = (out: string) => readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { step: number; loss: number }))
+
+describe("simclr CLI", () => {
+  it("pretrain: Ctrl-C stops after a checkpoint, SIGKILL loses at most the step in flight, and resuming reaches the same losses", async () => {
+    const reference = join(root, "reference")
+    const whole = run(args(reference))
+    expect({ status: whole.status, stderr: whole.stderr }).toMatchObject({ status: 0 })
+    expect(whole.stdout + whole.stderr).toMatch(/completed: 18 steps/)
+    const expected = losses(reference)
+
+    const out = join(root, "interrupted")
+    const stopped = await interrupt(out, "SIGINT", 3)
+    expect({ code: stopped.code, stderr: stopped.stderr }).toMatchObject({ code: 0 })
+    expect(stopped.stderr).toMatch(/stopping after this step/)
+    expect(stopped.stdout).toMatch(/stopped: \d+ steps/)
+    const killed = await interrupt(out, "SIGKILL", 8)
+    expect(killed.signal).toBe("SIGKILL")
+    const resumed = run(args(out))
+    expect({ status: resumed.status, stderr: resumed.stderr }).toMatchObject({ status: 0 })
+    expect(resumed.stdout).toMatch(/resuming from .*step-\d{8}/)
+    // metrics.jsonl holds every logged step, the re-done ones (lost to SIGKILL) twice: the last entry per step counts.
+    const byStep = new Map(losses(out).map((m) => [m.step, m.loss]))
+    expect([...byStep.keys()].toSorted((a, b) => a - b)).toEqual(expected.map((m) => m.step))
+    expect(expected.map((m) => byStep.get(m.step))).toEqual(expected.map((m) => m.loss))
+    expect(readdirSync(join(out, "checkpoints")).at(-1)).toBe("step-00000018")
+  })
+
+  it("linear-eval and knn report top-1/top-5 and write them to the run folder; a bad flag names the allowed values", () => {
+    const out = join(root, "reference")
+    const linear = run(["linear-eval", "--run", out, "--train", "synthetic:80", "--test", "synthetic:40", "--epochs", "5", "--backend", "cpu"])
+    expect({ status: linear.status, stderr: linear.stderr }).toMatchObject({ status: 0 })
+    const result = JSON.parse(readFileSync(join(out, "linear-eval-h.json"), "utf8")) as { top1: number; top5: number; count: number; step: number }
+    expect(result.count).toBe(40)
+    expect(result.step).toBe(18)
+    expect(result.top5).toBeGreaterThanOrEqual(result.top1)
+    const knn = run(["knn", "--run", out, "--train", "synthetic:80", "--test", "synthetic:40", "--k", "10", "--output", "z", "--backend", "cpu"])
+    expect({ status: knn.status, stderr: knn.stderr }).toMatchObject({ status: 0 })
+    expect(JSON.parse(readFileSync(join(out, "knn-z.json"), "utf8")).count).toBe(40)
+    const bad = run(["pretrain", "--backend", "gpu"])
+    expect(bad.status).not.toBe(0)
+    expect(bad.stdout + bad.stderr).toMatch(/--backend: "gpu"\. Expected: "auto" \| "tensorflow" \| "wasm" \| "cpu"/)
+  })
+})
