@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `simclr` command: `pretrain`, `linear-eval` and `knn` so far (`demo`, `finetune`, `embed` and
- * `export` follow). Each command is a thin shell over the exported functions.
+ * The `simclr` command: `pretrain`, `linear-eval`, `knn`, `embed` and `export` so far (`demo` and
+ * `finetune` follow). Each command is a thin shell over the exported functions.
  *
  * @since 0.1.0
  */
@@ -9,8 +9,9 @@ import type { DataStreamError } from "@simclr/data-stream"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { Command, Flag } from "effect/cli"
-import { readFile, writeFile } from "node:fs/promises"
-import { join } from "node:path"
+import { saveModel } from "@simclr/encoders"
+import { mkdir, readFile, writeFile } from "node:fs/promises"
+import { dirname, join } from "node:path"
 import { type BackendChoice, selectBackend } from "./backend.ts"
 import { nodeServices } from "./cli/nodeServices.ts"
 import { decodePretrainConfig, InvalidConfigError, type PresetId, pretrainPresets } from "./config.ts"
@@ -19,6 +20,7 @@ import { extractFeatures, type Features } from "./extractFeatures.ts"
 import { loadRun } from "./loadRun.ts"
 import { pretrain, type StepMetrics } from "./pretrain.ts"
 import { resolveData } from "./resolveData.ts"
+import { writeNpy } from "./writeNpy.ts"
 
 const backendFlag = Flag.Literals("backend", ["auto", "tensorflow", "wasm", "cpu"]).pipe(
   Flag.withDefault("auto" as const),
@@ -175,9 +177,55 @@ const knnCommand = Command.make(
     })
 ).pipe(Command.withDescription("kNN evaluation: weighted vote of the nearest training features (lightly's monitor)"))
 
+const embedCommand = Command.make(
+  "embed",
+  {
+    run: evalFlags.run,
+    data: Flag.String("data").pipe(Flag.withDescription("the images to embed (same forms as pretrain --data)")),
+    out: Flag.String("out").pipe(Flag.withDefault("embeddings.npy"), Flag.withDescription("the .npy file; the ids go next to it as <name>.ids.txt (default embeddings.npy)")),
+    output: evalFlags.output,
+    backend: backendFlag
+  },
+  (flags) =>
+    Effect.gen(function*() {
+      yield* useBackend(flags.backend)
+      const loaded = yield* loadRun(flags.run)
+      const source = yield* resolveData(flags.data, { split: "test", imageSize: loaded.config.imageSize })
+      const features = yield* extractFeatures(loaded.model, source, { imageSize: loaded.config.imageSize, output: flags.output === "h" ? 0 : 2 }).pipe(
+        Effect.ensuring(Effect.sync(() => loaded.model.dispose()))
+      )
+      const idsPath = flags.out.replace(/\.npy$/, "") + ".ids.txt"
+      yield* Effect.promise(async () => {
+        await mkdir(dirname(flags.out), { recursive: true })
+        await writeNpy(flags.out, features.values, [features.count, features.dim])
+        await writeFile(idsPath, features.ids.join("\n") + "\n")
+      })
+      yield* Effect.log(`embedded ${features.count} images (${features.dim}-d ${flags.output}) → ${flags.out}, ids → ${idsPath}${features.skipped > 0 ? `; ${features.skipped} unreadable images skipped` : ""}`)
+    })
+).pipe(Command.withDescription("Write embeddings (h or z) of a folder as .npy plus an ids file"))
+
+const exportCommand = Command.make(
+  "export",
+  {
+    run: evalFlags.run,
+    out: Flag.String("out").pipe(Flag.withDefault("export"), Flag.withDescription("folder for model.json and weight shards (default export)")),
+    withHead: Flag.Boolean("with-head").pipe(Flag.withDefault(false), Flag.withDescription("export images → [h, ft, z] instead of the encoder alone")),
+    backend: backendFlag
+  },
+  (flags) =>
+    Effect.gen(function*() {
+      yield* useBackend(flags.backend)
+      const loaded = yield* loadRun(flags.run)
+      const saved = yield* Effect.promise(() => saveModel(flags.withHead ? loaded.model : loaded.encoder, flags.out)).pipe(
+        Effect.ensuring(Effect.sync(() => loaded.model.dispose()))
+      )
+      yield* Effect.log(`exported the ${flags.withHead ? "encoder + head" : "encoder"} of step ${loaded.step} to ${flags.out} (${saved.files.length} files, ${(saved.bytes / 1e6).toFixed(2)} MB): tf.loadLayersModel("…/model.json") in a browser or Node`)
+    })
+).pipe(Command.withDescription("Save the trained encoder (or encoder + head) in the TF.js layers format for the browser"))
+
 const app = Command.make("simclr").pipe(
   Command.withDescription("SimCLR for TensorFlow.js"),
-  Command.withSubcommands([pretrainCommand, linearEvalCommand, knnCommand])
+  Command.withSubcommands([pretrainCommand, linearEvalCommand, knnCommand, embedCommand, exportCommand])
 )
 
 const main = Command.run(app, { version: "0.0.0" }).pipe(Effect.provide(nodeServices(process.argv.slice(2))))

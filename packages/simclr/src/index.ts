@@ -52,3 +52,4 @@ export {
   type StepMetrics
 } from "./pretrain.ts"
 export { NonFiniteLoss, simclrStep, type SimclrStepOptions, type SimclrStepResult, trainableWeights } from "./simclrStep.ts"
+export { npyBytes, writeNpy } from "./writeNpy.ts"

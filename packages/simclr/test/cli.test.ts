@@ -93,4 +93,35 @@ describe("simclr CLI", () => {
     expect(bad.status).not.toBe(0)
     expect(bad.stdout + bad.stderr).toMatch(/--backend: "gpu"\. Expected: "auto" \| "tensorflow" \| "wasm" \| "cpu"/)
   })
+
+  it("embed writes .npy + ids; export writes a TF.js model whose features equal the embeddings", async () => {
+    const out = join(root, "reference")
+    const npy = join(root, "emb", "h.npy")
+    const embed = run(["embed", "--run", out, "--data", "synthetic:12:5", "--out", npy, "--backend", "cpu"])
+    expect({ status: embed.status, stderr: embed.stderr }).toMatchObject({ status: 0 })
+    const bytes = readFileSync(npy)
+    const headerLength = bytes.readUInt16LE(8)
+    expect(bytes.subarray(10, 10 + headerLength).toString()).toContain("'shape': (12, 32)")
+    const embedded = new Float32Array(new Uint8Array(bytes.subarray(10 + headerLength)).buffer)
+    expect(readFileSync(join(root, "emb", "h.ids.txt"), "utf8").trim().split("\n")).toEqual(Array.from({ length: 12 }, (_v, i) => `synthetic#${i}`))
+    const exported = join(root, "export")
+    const exp = run(["export", "--run", out, "--out", exported, "--backend", "cpu"])
+    expect({ status: exp.status, stderr: exp.stderr }).toMatchObject({ status: 0 })
+    // The exported encoder, loaded with stock tfjs in a fresh process, gives the embeddings back.
+    const check = spawnSync(process.execPath, ["--input-type=module", "-e", `
+      import * as tf from "@tensorflow/tfjs-core"
+      import "@tensorflow/tfjs-backend-cpu"
+      import { loadModel } from "@simclr/encoders"
+      import { imageBatches, synthetic, toAsyncIterable, toTensors } from "@simclr/data-stream"
+      await tf.setBackend("cpu")
+      const model = await loadModel(${JSON.stringify(exported)})
+      for await (const b of toAsyncIterable(imageBatches(synthetic({ size: 12, seed: 5, imageSize: 8 }), { batchSize: 12, imageSize: 8, shuffle: false }))) {
+        console.log(JSON.stringify(Array.from(model.predict(toTensors(b).images).dataSync())))
+      }
+    `], { encoding: "utf8", cwd: fileURLToPath(new URL("..", import.meta.url)) })
+    expect({ status: check.status, stderr: check.stderr }).toMatchObject({ status: 0 })
+    const direct = JSON.parse(check.stdout.trim().split("\n").at(-1)!) as Array<number>
+    expect(direct.length).toBe(embedded.length)
+    direct.forEach((v, i) => expect(Math.abs(v - embedded[i]!)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(v))))
+  })
 })
