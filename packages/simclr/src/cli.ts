@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `simclr` command: `pretrain`, `linear-eval`, `knn`, `embed` and `export` so far (`demo` and
- * `finetune` follow). Each command is a thin shell over the exported functions.
+ * The `simclr` command: `pretrain`, `linear-eval`, `knn`, `finetune`, `embed` and `export` so far
+ * (`demo` follows). Each command is a thin shell over the exported functions.
  *
  * @since 0.1.0
  */
@@ -17,6 +17,7 @@ import { nodeServices } from "./cli/nodeServices.ts"
 import { decodePretrainConfig, InvalidConfigError, type PresetId, pretrainPresets } from "./config.ts"
 import { type Accuracy, knnEvaluate, linearProbeAccuracy, trainLinearProbe } from "./evaluate.ts"
 import { extractFeatures, type Features } from "./extractFeatures.ts"
+import { finetune, finetuneDefaults } from "./finetune.ts"
 import { loadRun } from "./loadRun.ts"
 import { pretrain, type StepMetrics } from "./pretrain.ts"
 import { resolveData } from "./resolveData.ts"
@@ -177,6 +178,55 @@ const knnCommand = Command.make(
     })
 ).pipe(Command.withDescription("kNN evaluation: weighted vote of the nearest training features (lightly's monitor)"))
 
+const finetuneCommand = Command.make(
+  "finetune",
+  {
+    run: evalFlags.run,
+    data: Flag.String("data").pipe(Flag.withDescription("labeled training data (class folders, CSV, IDX, CIFAR, synthetic); a dataset folder gives its train split")),
+    test: Flag.String("test").pipe(Flag.optional, Flag.withDescription("labeled test data for top-1/top-5 at the end")),
+    out: Flag.String("out").pipe(Flag.optional, Flag.withDescription("output folder (default <run>/finetune)")),
+    labelFraction: optionalNumber("label-fraction", "use this share of each class's labels, e.g. 0.01 or 0.1 (default all)"),
+    labelsPerClass: optionalInt("labels-per-class", "or this many labels per class"),
+    epochs: Flag.Int("epochs").pipe(Flag.withDefault(finetuneDefaults().epochs), Flag.withDescription(`default ${finetuneDefaults().epochs}`)),
+    batchSize: Flag.Int("batch-size").pipe(Flag.withDefault(finetuneDefaults().batchSize), Flag.withDescription(`default ${finetuneDefaults().batchSize}`)),
+    learningRate: Flag.Finite("learning-rate").pipe(Flag.withDefault(0.005), Flag.withDescription("LARS base rate, × √batch (official 1 %/10 % recipe; default 0.005)")),
+    ftProjSelector: Flag.Int("ft-proj-selector").pipe(Flag.withDefault(0), Flag.withDescription("projection-head layer the classifier reads: 0 = h, 1 = first head layer (v2) (default 0)")),
+    freezeUpTo: Flag.Int("freeze-up-to").pipe(Flag.withDefault(-1), Flag.withDescription("freeze the stem and groups up to this block: -1 none, 0 stem, 1-4 layer1-4 (default -1)")),
+    seed: Flag.Int("seed").pipe(Flag.withDefault(0), Flag.withDescription("seeds the label subset, order and augmentation (default 0)")),
+    backend: backendFlag
+  },
+  (flags) =>
+    Effect.gen(function*() {
+      yield* useBackend(flags.backend)
+      const loadedConfig = yield* Effect.map(loadRun(flags.run), (r) => {
+        const size = r.config.imageSize
+        r.model.dispose()
+        return size
+      })
+      const source = yield* resolveData(flags.data, { split: "train", imageSize: loadedConfig })
+      const test = flags.test._tag === "Some" ? yield* resolveData(flags.test.value, { split: "test", imageSize: loadedConfig }) : undefined
+      const out = pick(flags.out) ?? join(flags.run, "finetune")
+      const fraction = pick(flags.labelFraction)
+      const perClass = pick(flags.labelsPerClass)
+      const result = yield* finetune(flags.run, source, {
+        ...finetuneDefaults(),
+        epochs: flags.epochs,
+        batchSize: flags.batchSize,
+        seed: flags.seed,
+        optimizer: { ...finetuneDefaults().optimizer, learningRate: flags.learningRate },
+        ftProjSelector: flags.ftProjSelector,
+        freezeUpTo: flags.freezeUpTo,
+        ...(fraction === undefined ? {} : { labelFraction: fraction }),
+        ...(perClass === undefined ? {} : { labelsPerClass: perClass })
+      }, { out, ...(test === undefined ? {} : { test }) })
+      yield* Effect.log(
+        `fine-tuned on ${result.labeled} labeled images, ${result.steps} steps, train accuracy ${(100 * result.trainAccuracy).toFixed(1)} %${
+          result.test === undefined ? "" : `; test top-1 ${(100 * result.test.top1).toFixed(2)} %, top-5 ${(100 * result.test.top5).toFixed(2)} % on ${result.test.count}`
+        } (results in ${join(out, "results.json")})`
+      )
+    })
+).pipe(Command.withDescription("Fine-tune the pre-trained encoder with a classifier on (a fraction of) the labels"))
+
 const embedCommand = Command.make(
   "embed",
   {
@@ -225,7 +275,7 @@ const exportCommand = Command.make(
 
 const app = Command.make("simclr").pipe(
   Command.withDescription("SimCLR for TensorFlow.js"),
-  Command.withSubcommands([pretrainCommand, linearEvalCommand, knnCommand, embedCommand, exportCommand])
+  Command.withSubcommands([pretrainCommand, linearEvalCommand, knnCommand, finetuneCommand, embedCommand, exportCommand])
 )
 
 const main = Command.run(app, { version: "0.0.0" }).pipe(Effect.provide(nodeServices(process.argv.slice(2))))

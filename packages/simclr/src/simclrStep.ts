@@ -105,11 +105,12 @@ export const simclrStep = (
     throw new NonFiniteLoss(loss)
   }
   const named: Record<string, tf.Tensor> = {}
-  for (const name of names) named[name] = grads[variables[name]!.name]!
-  const next = options.optimizer.update(variables as NamedTensors, named, state, options.learningRate)
   for (const name of names) {
-    variables[name]!.assign(next.weights[name]!)
+    const g = grads[variables[name]!.name]
+    if (g !== undefined) named[name] = g
   }
+  const next = options.optimizer.update(variables as NamedTensors, named, state, options.learningRate)
+  for (const name of names) variables[name]!.assign(next.weights[name]!)
   tf.dispose([...Object.values(next.weights), ...Object.values(grads)])
   for (const slot of Object.values(state.slots)) tf.dispose(Object.values(slot))
   return { loss, contrastiveAccuracy, contrastiveEntropy, state: next.state }

@@ -78,7 +78,7 @@ describe("simclr CLI", () => {
     expect(readdirSync(join(out, "checkpoints")).at(-1)).toBe("step-00000018")
   })
 
-  it("linear-eval and knn report top-1/top-5 and write them to the run folder; a bad flag names the allowed values", () => {
+  it("linear-eval, knn and finetune report top-1/top-5 and write them to the run folder; a bad flag names the allowed values", () => {
     const out = join(root, "reference")
     const linear = run(["linear-eval", "--run", out, "--train", "synthetic:80", "--test", "synthetic:40", "--epochs", "5", "--backend", "cpu"])
     expect({ status: linear.status, stderr: linear.stderr }).toMatchObject({ status: 0 })
@@ -89,6 +89,10 @@ describe("simclr CLI", () => {
     const knn = run(["knn", "--run", out, "--train", "synthetic:80", "--test", "synthetic:40", "--k", "10", "--output", "z", "--backend", "cpu"])
     expect({ status: knn.status, stderr: knn.stderr }).toMatchObject({ status: 0 })
     expect(JSON.parse(readFileSync(join(out, "knn-z.json"), "utf8")).count).toBe(40)
+    const tuned = run(["finetune", "--run", out, "--data", "synthetic:40", "--test", "synthetic:20", "--label-fraction", "0.5", "--epochs", "1", "--batch-size", "10", "--backend", "cpu"])
+    expect({ status: tuned.status, stderr: tuned.stderr }).toMatchObject({ status: 0 })
+    const tunedResult = JSON.parse(readFileSync(join(out, "finetune", "results.json"), "utf8")) as { labeled: number; steps: number; test: { count: number } }
+    expect([tunedResult.labeled, tunedResult.steps, tunedResult.test.count]).toEqual([20, 2, 20])
     const bad = run(["pretrain", "--backend", "gpu"])
     expect(bad.status).not.toBe(0)
     expect(bad.stdout + bad.stderr).toMatch(/--backend: "gpu"\. Expected: "auto" \| "tensorflow" \| "wasm" \| "cpu"/)

@@ -1,14 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import { augmentPresets } from "@simclr/augment"
 import { synthetic, toTensors, imageBatches } from "@simclr/data-stream"
+import { supervisedHead } from "@simclr/heads"
 import * as tf from "@tensorflow/tfjs-core"
 import { Stream } from "effect"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Option } from "effect"
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll } from "vitest"
-import { extractFeatures, loadRun, type PretrainConfig, pretrain, selectBackend, type StepMetrics } from "../src/index.ts"
+import { extractFeatures, finetune, finetuneDefaults, loadRun, readLatestCheckpoint, type PretrainConfig, pretrain, selectBackend, type StepMetrics } from "../src/index.ts"
 
 const root = mkdtempSync(join(tmpdir(), "simclr-pretrain-"))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
@@ -103,5 +104,33 @@ describe("pretrain", () => {
       run.model.dispose()
       const missing = yield* Effect.exit(loadRun(join(root, "nowhere")))
       assert.isTrue(Exit.isFailure(missing))
+    }))
+
+  it.effect("finetune: a class-balanced label subset, a frozen encoder stays put, the classifier learns, test accuracy reported", () =>
+    Effect.gen(function*() {
+      yield* selectBackend("cpu")
+      const run = join(root, "full")
+      const out = join(root, "finetuned")
+      // 40 images, 4 per class; half of each class's labels; everything up to layer4 frozen (official 4).
+      const result = yield* finetune(run, synthetic({ size: 40, seed: 4, imageSize: 8 }), { ...finetuneDefaults(), epochs: 2, batchSize: 10, labelFraction: 0.5, freezeUpTo: 4 }, {
+        out,
+        test: synthetic({ size: 20, seed: 9, imageSize: 8 })
+      })
+      assert.deepStrictEqual([result.labeled, result.steps, result.test?.count], [20, 4, 20])
+      assert.isTrue(result.test!.top5 >= result.test!.top1)
+      const pre = Option.getOrThrow(yield* readLatestCheckpoint(join(run, "checkpoints")))
+      const fine = Option.getOrThrow(yield* readLatestCheckpoint(join(out, "checkpoints")))
+      // Frozen: every encoder kernel as pre-trained. Trained: the classifier moved away from its initialisation.
+      for (const [name, w] of pre.weights) {
+        if (name.endsWith("/kernel") && !name.startsWith("projection_head")) assert.deepStrictEqual(Array.from(fine.weights.get(name)!.values), Array.from(w.values), name)
+      }
+      const classifier = fine.weights.get("head_supervised.dense/kernel")!
+      const initial = supervisedHead(10, { inputDim: 32, seed: 0 })
+      const start = Array.from(initial.getWeights()[0]!.dataSync())
+      initial.dispose()
+      assert.strictEqual(classifier.values.length, start.length)
+      assert.isTrue(classifier.values.some((v, i) => v !== start[i]), "the classifier was trained")
+      const metrics = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n")
+      assert.strictEqual(metrics.length, 4)
     }))
 })

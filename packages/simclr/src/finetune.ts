@@ -1,0 +1,232 @@
+/**
+ * Fine-tuning a pre-trained encoder on the labels you have (SimCLR's semi-supervised protocol): a
+ * class-balanced seeded label subset, a supervised head on a chosen layer of the projection head
+ * (`ftProjSelector`), optional freezing of the first blocks, crop + flip augmentation, softmax
+ * cross-entropy, and a test accuracy at the end.
+ *
+ * @since 0.1.0
+ */
+import { augmentPresets, simclrView } from "@simclr/augment"
+import { batchSeed, type DataStreamError, type IndexedSource, imageBatches, type Source, type SourceLike, toTensors } from "@simclr/data-stream"
+import { simclrModel, supervisedHead } from "@simclr/heads"
+import * as tf from "@tensorflow/tfjs-core"
+import * as tfl from "@tensorflow/tfjs-layers"
+import { Effect, Stream } from "effect"
+import { appendFile, mkdir, writeFile } from "node:fs/promises"
+import { join } from "node:path"
+import { type CheckpointError, writeCheckpoint } from "./checkpoint.ts"
+import { type Accuracy, accuracyOf } from "./evaluate.ts"
+import { labelSubset } from "./labelSubset.ts"
+import { loadRun } from "./loadRun.ts"
+import { disposeState, type NamedTensors } from "./optimizers.ts"
+import { makeOptimizer, type OptimizerConfig, RunFolderError } from "./pretrain.ts"
+import { warmupCosine } from "./schedules.ts"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface FinetuneConfig {
+  readonly epochs: number
+  readonly batchSize: number
+  readonly seed: number
+  /** Official 1 % / 10 % recipe: LARS, lr 0.005 sqrt, no weight decay. */
+  readonly optimizer: OptimizerConfig
+  /** Which projection-head layer the classifier reads: 0 = h (v1), 1 = the first head layer (v2). */
+  readonly ftProjSelector: number
+  /**
+   * Freeze the stem and groups up to this block (official `fine_tune_after_block`): −1 trains
+   * everything, 0 freezes the stem, 1–4 also layer1–layer4 (4 = only the head and classifier train).
+   * Frozen weights are not updated; their batch norms still see batch statistics.
+   */
+  readonly freezeUpTo: number
+  /** Use this share of each class's labels (0.01, 0.1) or this many per class; default all labels. */
+  readonly labelFraction?: number
+  readonly labelsPerClass?: number
+}
+
+/**
+ * @category constants
+ * @since 0.1.0
+ */
+export const finetuneDefaults = (): FinetuneConfig => ({
+  epochs: 30,
+  batchSize: 64,
+  seed: 0,
+  optimizer: { name: "lars", learningRate: 0.005, scaling: "sqrt", weightDecay: 0, warmupEpochs: 0 },
+  ftProjSelector: 0,
+  freezeUpTo: -1
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface FinetuneResult {
+  readonly steps: number
+  readonly labeled: number
+  readonly trainAccuracy: number
+  readonly test: Accuracy | undefined
+  readonly checkpoint: string
+}
+
+const frozenPrefixes = (freezeUpTo: number): ReadonlyArray<string> => {
+  const stem = ["conv1/", "bn1/", "stem"]
+  const groups = ["layer1.", "layer2.", "layer3.", "layer4."]
+  if (freezeUpTo < 0) return []
+  return [...stem, ...groups.slice(0, Math.min(4, freezeUpTo))]
+}
+
+/** The subset of an indexed source at the given positions. */
+const subset = (source: IndexedSource, indices: ReadonlyArray<number>): IndexedSource => ({
+  ...source,
+  name: `${source.name}, ${indices.length} labeled`,
+  size: indices.length,
+  item: (i) => source.item(indices[i]!),
+  fingerprint: () => `${source.fingerprint()}:${indices.join(",")}`
+})
+
+const resolve = <E>(s: SourceLike<E>): Effect.Effect<Source, E> => (Effect.isEffect(s) ? (s as Effect.Effect<Source, E>) : Effect.succeed(s as Source))
+
+/**
+ * Fine-tunes the encoder of the pretrain run in `run` with a supervised head on `source`'s labels,
+ * writes `out/config.json`, `out/metrics.jsonl`, a checkpoint of the whole classifier and
+ * `out/results.json`, and measures top-1/top-5 on `test` when given.
+ *
+ * @category training
+ * @since 0.1.0
+ */
+export const finetune = <E1, E2>(
+  run: string,
+  source: SourceLike<E1>,
+  config: FinetuneConfig,
+  options: { readonly out: string; readonly test?: SourceLike<E2> }
+): Effect.Effect<FinetuneResult, E1 | E2 | DataStreamError | CheckpointError | RunFolderError> =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const src = yield* resolve(source)
+      if (src._tag !== "IndexedSource" || src.classes === undefined) {
+        return yield* new RunFolderError({ path: run, reason: `fine-tuning needs a labeled dataset with random access (a folder of class folders, CSV, IDX, CIFAR, synthetic); ${src.name} is not one` })
+      }
+      const labels = Int32Array.from({ length: src.size }, (_v, i) => src.item(i).label ?? -1)
+      const chosen = config.labelFraction !== undefined
+        ? labelSubset(labels, { fraction: config.labelFraction, seed: config.seed })
+        : config.labelsPerClass !== undefined
+        ? labelSubset(labels, { perClass: config.labelsPerClass, seed: config.seed })
+        : labelSubset(labels, { fraction: 1, seed: config.seed })
+      const train = subset(src, chosen)
+      const classes = src.classes.length
+
+      // Disposing the fine-tuning model frees the encoder and head it shares with the loaded run.
+      const loaded = yield* Effect.acquireRelease(loadRun(run), (r) =>
+        Effect.sync(() => {
+          try {
+            r.model.dispose()
+          } catch {
+            // already disposed with the fine-tuning model
+          }
+        }))
+      const size = loaded.config.imageSize
+      const built = yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const backbone = simclrModel(loaded.encoder, loaded.head, { ftProjSelector: config.ftProjSelector, name: "backbone" })
+          const ftDim = backbone.outputs[1]!.shape[1] as number
+          const classifier = supervisedHead(classes, { inputDim: ftDim, seed: config.seed })
+          const input = tfl.input({ shape: [size, size, 3], name: "finetune_images" })
+          const ft = (backbone.apply(input) as Array<tfl.SymbolicTensor>)[1]!
+          const model = tfl.model({ inputs: input, outputs: classifier.apply(ft) as tfl.SymbolicTensor, name: "finetuned" })
+          return { backbone, classifier, model }
+        }),
+        (b) => Effect.sync(() => b.model.dispose())
+      )
+      const frozen = frozenPrefixes(config.freezeUpTo)
+      const variables: Record<string, tf.Variable> = {}
+      for (const w of built.model.trainableWeights) {
+        if (frozen.some((p) => w.originalName.startsWith(p))) continue
+        variables[w.originalName] = w.read() as tf.Variable
+      }
+      const names = Object.keys(variables)
+      const optimizer = makeOptimizer(config.optimizer)
+      let state = optimizer.init(variables)
+      yield* Effect.addFinalizer(() => Effect.sync(() => disposeState(state)))
+      const lr = warmupCosine({ ...config.optimizer, batchSize: config.batchSize, examples: train.size, epochs: config.epochs, warmupEpochs: config.optimizer.warmupEpochs ?? 0 })
+      const augment = { ...augmentPresets.finetune(size), size: [size, size] as [number, number] }
+
+      yield* Effect.tryPromise({
+        try: async () => {
+          await mkdir(options.out, { recursive: true })
+          await writeFile(join(options.out, "config.json"), JSON.stringify({ run, runStep: loaded.step, labeled: chosen.length, ...config }, null, 2) + "\n")
+        },
+        catch: (e) => new RunFolderError({ path: options.out, reason: e instanceof Error ? e.message : String(e) })
+      })
+      let step = 0
+      let correct = 0
+      let seen = 0
+      yield* Stream.runForEach(
+        imageBatches(train, { batchSize: Math.min(config.batchSize, train.size), imageSize: size, epochs: config.epochs, seed: config.seed, dropRemainder: true }),
+        (batch) =>
+          Effect.gen(function*() {
+            // One augmented view per image (crop + flip, the official fine-tuning input).
+            const { images, labels: batchLabels } = toTensors(batch)
+            const view = simclrView(images, augment, batchSeed(batch, config.seed))
+            images.dispose()
+            const { value, grads, hits } = tf.tidy(() => {
+              const y = tf.oneHot(batchLabels!, classes)
+              let hits: tf.Tensor | undefined
+              const result = tf.variableGrads(() => {
+                const logits = built.model.apply(view, { training: true }) as tf.Tensor
+                // Kept: variableGrads frees the forward pass's tensors when it returns.
+                hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), batchLabels!), "int32")))
+                return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1))) as tf.Scalar
+              }, names.map((n) => variables[n]!))
+              return { ...result, hits: hits! }
+            })
+            tf.dispose([view, batchLabels!])
+            const loss = value.dataSync()[0]!
+            correct += hits.dataSync()[0]!
+            seen += batch.size
+            tf.dispose([value, hits])
+            const named: Record<string, tf.Tensor> = {}
+            // Weights off the path to the logits (head layers above ftProjSelector) get no gradient.
+            for (const n of names) {
+              const g = grads[variables[n]!.name]
+              if (g !== undefined) named[n] = g
+            }
+            const next = optimizer.update(variables as NamedTensors, named, state, lr(step))
+            for (const n of names) variables[n]!.assign(next.weights[n]!)
+            tf.dispose([...Object.values(next.weights), ...Object.values(grads)])
+            disposeState(state)
+            state = next.state
+            step++
+            yield* Effect.promise(() => appendFile(join(options.out, "metrics.jsonl"), JSON.stringify({ step, epoch: batch.epoch, loss, learningRate: lr(step - 1) }) + "\n"))
+          })
+      )
+      const checkpoint = yield* writeCheckpoint(join(options.out, "checkpoints"), { step, model: built.model, optimizerState: state, state: { step }, config }, 1)
+      let test: Accuracy | undefined
+      if (options.test !== undefined) {
+        const testSource = yield* resolve(options.test)
+        const rows: Array<Float32Array> = []
+        const testLabels: Array<number> = []
+        yield* Stream.runForEach(imageBatches(testSource, { batchSize: 256, imageSize: size, shuffle: false }), (batch) =>
+          Effect.sync(() => {
+            const { images, labels: l } = toTensors(batch)
+            const logits = tf.tidy(() => built.model.predict(images) as tf.Tensor)
+            rows.push(logits.dataSync() as Float32Array)
+            testLabels.push(...(batch.labels ?? []))
+            tf.dispose([images, logits, ...(l === undefined ? [] : [l])])
+          }))
+        const all = new Float32Array(rows.reduce((n, r) => n + r.length, 0))
+        let at = 0
+        for (const r of rows) {
+          all.set(r, at)
+          at += r.length
+        }
+        const scores = tf.tensor2d(all, [testLabels.length, classes])
+        test = accuracyOf(scores, Int32Array.from(testLabels))
+        scores.dispose()
+      }
+      const result: FinetuneResult = { steps: step, labeled: chosen.length, trainAccuracy: seen === 0 ? 0 : correct / seen, test, checkpoint }
+      yield* Effect.promise(() => writeFile(join(options.out, "results.json"), JSON.stringify(result, null, 2) + "\n"))
+      return result
+    })
+  )
