@@ -170,7 +170,7 @@ export const finetune = <E1, E2>(
             const { images, labels: batchLabels } = toTensors(batch)
             const view = simclrView(images, augment, batchSeed(batch, config.seed))
             images.dispose()
-            const { value, grads, hits } = tf.tidy(() => {
+            const { value, grads, correctCount } = tf.tidy(() => {
               const y = tf.oneHot(batchLabels!, classes)
               let hits: tf.Tensor | undefined
               const result = tf.variableGrads(() => {
@@ -179,13 +179,13 @@ export const finetune = <E1, E2>(
                 hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), batchLabels!), "int32")))
                 return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1))) as tf.Scalar
               }, names.map((n) => variables[n]!))
-              return { ...result, hits: hits! }
+              return { ...result, correctCount: hits! }
             })
             tf.dispose([view, batchLabels!])
             const loss = value.dataSync()[0]!
-            correct += hits.dataSync()[0]!
+            correct += correctCount.dataSync()[0]!
             seen += batch.size
-            tf.dispose([value, hits])
+            tf.dispose([value, correctCount])
             const named: Record<string, tf.Tensor> = {}
             // Weights off the path to the logits (head layers above ftProjSelector) get no gradient.
             for (const n of names) {
