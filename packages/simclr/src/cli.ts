@@ -11,6 +11,7 @@ import { Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import { saveModel } from "@simclr/encoders"
 import { mkdir, readFile, writeFile } from "node:fs/promises"
+import { parse as parseYaml } from "yaml"
 import { dirname, join } from "node:path"
 import { type BackendChoice, selectBackend } from "./backend.ts"
 import { nodeServices } from "./cli/nodeServices.ts"
@@ -42,8 +43,16 @@ const optionalNumber = (name: string, description: string) => Flag.Finite(name).
 /** The value of an optional flag, or undefined. */
 const pick = <A>(o: { readonly _tag: "Some"; readonly value: A } | { readonly _tag: "None" }): A | undefined => (o._tag === "Some" ? o.value : undefined)
 
-const progressLine = (m: StepMetrics, total: number | undefined): string =>
-  `epoch ${m.epoch} step ${m.step}${total === undefined ? "" : `/${total}`}  loss ${m.loss.toFixed(4)}  acc ${m.contrastiveAccuracy.toFixed(3)}  lr ${m.learningRate.toExponential(2)}  ${m.imagesPerSecond.toFixed(1)} img/s`
+const duration = (seconds: number): string => {
+  const s = Math.round(seconds)
+  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`
+}
+
+/** One progress line; the ETA comes from the recent images/s and the steps left. */
+const progressLine = (m: StepMetrics, total: number | undefined, batchSize: number): string => {
+  const eta = total === undefined || m.imagesPerSecond <= 0 ? "" : `  ETA ${duration(((total - m.step) * batchSize) / m.imagesPerSecond)}`
+  return `epoch ${m.epoch} step ${m.step}${total === undefined ? "" : `/${total}`}  loss ${m.loss.toFixed(4)}  acc ${m.contrastiveAccuracy.toFixed(3)}  lr ${m.learningRate.toExponential(2)}  ${m.imagesPerSecond.toFixed(1)} img/s${eta}`
+}
 
 const pretrainCommand = Command.make(
   "pretrain",
@@ -51,7 +60,7 @@ const pretrainCommand = Command.make(
     data: Flag.String("data").pipe(Flag.withDefault("synthetic"), Flag.withDescription("a folder of images (sub-folders = classes, unused here), a glob, a CSV, an IDX or CIFAR file or folder, or synthetic[:count[:seed]] (default synthetic)")),
     out: Flag.String("out").pipe(Flag.withDefault("runs/simclr"), Flag.withDescription("run folder; re-running with it resumes (default runs/simclr)")),
     preset: Flag.Literals("preset", ["demo", "cifar10", "imagenet"]).pipe(Flag.withDefault("demo" as const), Flag.withDescription("recipe to start from (default demo)")),
-    config: Flag.String("config").pipe(Flag.optional, Flag.withDescription("a JSON file whose fields override the preset")),
+    config: Flag.String("config").pipe(Flag.optional, Flag.withDescription("a JSON or YAML (.yaml/.yml) file whose fields override the preset")),
     epochs: optionalInt("epochs", "passes over the data"),
     batchSize: optionalInt("batch-size", "images per step (two views each)"),
     imageSize: optionalInt("image-size", "input size of the encoder"),
@@ -67,7 +76,11 @@ const pretrainCommand = Command.make(
       const preset = pretrainPresets[flags.preset as PresetId]()
       const fromFile = flags.config._tag === "Some"
         ? yield* Effect.tryPromise({
-          try: async () => JSON.parse(await readFile(flags.config._tag === "Some" ? flags.config.value : "", "utf8")) as Record<string, unknown>,
+          try: async () => {
+            const path = flags.config._tag === "Some" ? flags.config.value : ""
+            const text = await readFile(path, "utf8")
+            return (/\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text)) as Record<string, unknown>
+          },
           catch: (e) => new InvalidConfigError({ source: String(flags.config), issues: e instanceof Error ? e.message : String(e) })
         })
         : {}
@@ -94,13 +107,14 @@ const pretrainCommand = Command.make(
       }
       process.on("SIGINT", onSigint)
       const tty = process.stderr.isTTY === true
-      const total = source._tag === "IndexedSource" ? Math.floor(source.size / config.batchSize) * config.epochs : undefined
+      const perEpoch = source._tag === "IndexedSource" ? Math.floor(source.size / config.batchSize) : undefined
+      const total = perEpoch === undefined ? undefined : Math.min(perEpoch * config.epochs, config.maxSteps ?? Infinity)
       const result = yield* pretrain(source, config, {
         out: flags.out,
         shouldStop: () => stop,
         onStep: (m) => {
-          if (tty) process.stderr.write(`\r${progressLine(m, total)}   `)
-          else if (m.step % 10 === 0 || m.step === 1) process.stderr.write(`${progressLine(m, total)}\n`)
+          if (tty) process.stderr.write(`\r${progressLine(m, total, config.batchSize)}   `)
+          else if (m.step % 10 === 0 || m.step === 1) process.stderr.write(`${progressLine(m, total, config.batchSize)}\n`)
         }
       }).pipe(Effect.ensuring(Effect.sync(() => process.off("SIGINT", onSigint))))
       if (tty) process.stderr.write("\n")

@@ -24,8 +24,9 @@ const tiny = {
   optimizer: { name: "lars", learningRate: 1, scaling: "linear", weightDecay: 1e-4, warmupEpochs: 0 },
   checkpointEvery: 1
 }
-const configPath = join(root, "tiny.json")
-writeFileSync(configPath, JSON.stringify(tiny))
+// YAML (a JSON document is valid YAML; the CLI picks the parser by the extension).
+const configPath = join(root, "tiny.yaml")
+writeFileSync(configPath, Object.entries(tiny).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join("\n") + "\n")
 const args = (out: string) => ["pretrain", "--config", configPath, "--data", "synthetic:48", "--out", out, "--backend", "cpu"]
 
 const run = (argv: Array<string>) => spawnSync(process.execPath, [cli, ...argv], { encoding: "utf8", timeout: 300_000 })
@@ -59,6 +60,8 @@ describe("simclr CLI", () => {
     const whole = run(args(reference))
     expect({ status: whole.status, stderr: whole.stderr }).toMatchObject({ status: 0 })
     expect(whole.stdout + whole.stderr).toMatch(/completed: 18 steps/)
+    // Not a terminal: a progress line at step 1 and every 10 steps, with the ETA.
+    expect(whole.stderr).toMatch(/epoch 0 step 1\/18 {2}loss \d\.\d{4} {2}acc [\d.]+ {2}lr [\d.e+-]+ {2}[\d.]+ img\/s {2}ETA \d+[hms]/)
     const expected = losses(reference)
 
     const out = join(root, "interrupted")
