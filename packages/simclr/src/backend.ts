@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { Data, Effect } from "effect"
+import { registerWasmTrainingKernels } from "@simclr/wasm-kernels"
 import { createRequire } from "node:module"
 
 /**
@@ -112,9 +113,11 @@ export const selectBackend = (choice: BackendChoice): Effect.Effect<SelectedBack
     for (const candidate of candidates) {
       const result = yield* Effect.result(tryCandidate(candidate))
       if (result._tag === "Success") {
-        const reason = choice === "auto"
+        // Stock wasm cannot train convolutions (no Conv2DBackpropFilter): add the missing kernels.
+        const added = candidate.name === "wasm" ? registerWasmTrainingKernels() : []
+        const reason = (choice === "auto"
           ? `auto: took ${candidate.package}${skipped.length > 0 ? `; skipped ${skipped.join("; ")}` : " (the fastest candidate)"}`
-          : `requested`
+          : `requested`) + (candidate.name === "wasm" ? `; training kernels from @simclr/wasm-kernels${added.length > 0 ? ` (${added.join(", ")})` : ""}` : "")
         return { name: candidate.name, package: candidate.package, reason }
       }
       last = result.failure

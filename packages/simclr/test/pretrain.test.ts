@@ -133,4 +133,18 @@ describe("pretrain", () => {
       const lines = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n")
       assert.strictEqual(lines.length, 4)
     }))
+
+  it.effect("trains on wasm too (with @simclr/wasm-kernels): the first steps' losses match the cpu run to 1e-4", () =>
+    Effect.gen(function*() {
+      const selected = yield* selectBackend("wasm")
+      assert.match(selected.reason, /training kernels from @simclr\/wasm-kernels/)
+      const out = join(root, "wasm")
+      yield* pretrain(source(), { ...config, maxSteps: 3 }, { out })
+      yield* selectBackend("cpu")
+      const onWasm = metrics(out).map((m) => m.loss)
+      const onCpu = metrics(join(root, "full")).slice(0, 3).map((m) => m.loss)
+      assert.strictEqual(onWasm.length, 3)
+      // Same seeds, same batches and views; float32 kernels differ in summation order only.
+      onWasm.forEach((l, i) => assert.approximately(l, onCpu[i]!, 1e-4 * Math.abs(onCpu[i]!), `step ${i + 1}`))
+    }))
 })

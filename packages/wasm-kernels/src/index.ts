@@ -1,0 +1,7 @@
+/**
+ * Kernels TensorFlow.js's wasm backend lacks for training, registered with `registerWasmTrainingKernels()`.
+ * Pure tfjs; no effect.
+ *
+ * @since 0.1.0
+ */
+export { conv2DBackpropFilterConfig, registerWasmTrainingKernels } from "./registerWasmTrainingKernels.ts"
