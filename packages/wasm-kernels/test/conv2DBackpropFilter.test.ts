@@ -38,7 +38,7 @@ const filterGrad = async (backend: string, x: Float32Array, xShape: Array<number
 }
 
 describe("Conv2DBackpropFilter on wasm", () => {
-  it("is missing from stock wasm and registered once", () => {
+  it("adds the missing filter gradient, replaces the input gradient, once", () => {
     expect(tf.getKernel("Conv2DBackpropFilter", "wasm") === undefined || registerWasmTrainingKernels().length === 0).toBe(true)
     registerWasmTrainingKernels()
     expect(tf.getKernel("Conv2DBackpropFilter", "wasm")).toBeDefined()
@@ -78,7 +78,39 @@ describe("Conv2DBackpropFilter on wasm", () => {
     }
   })
 
-  it("lets tf.grad of a convolution run on wasm, equal to cpu", async () => {
+  it(`Conv2DBackpropInput (the replacement) equals the cpu backend's input gradient in ${cases.length} cases, without leaking`, async () => {
+    registerWasmTrainingKernels()
+    for (const [i, c] of cases.entries()) {
+      const ci = 5
+      const co = 4
+      const xShape: [number, number, number, number] = [c.n, c.h, c.w, ci]
+      const filterShape: [number, number, number, number] = [c.k, c.k, ci, co]
+      const pad = Array.isArray(c.pad) ? [[0, 0], ...c.pad, [0, 0]] : c.pad
+      await tf.setBackend("cpu")
+      const dyShape = tf.tidy(() => tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, c.s, pad as never).shape as Array<number>)
+      const dy = values(dyShape.reduce((a, b) => a * b, 1), 100 + i)
+      const filter = values(filterShape.reduce((a, b) => a * b, 1), 200 + i)
+      const inputGrad = async (backend: string) => {
+        await tf.setBackend(backend)
+        const dyt = tf.tensor(dy, dyShape)
+        const ft = tf.tensor(filter, filterShape)
+        const before = tf.memory().numTensors
+        const g = tf.engine().runKernel("Conv2DBackpropInput", { dy: dyt, filter: ft }, { strides: [c.s, c.s], pad, dataFormat: "NHWC", inputShape: xShape } as unknown as tf.NamedAttrMap) as tf.Tensor
+        const out = Array.from(g.dataSync())
+        g.dispose()
+        const leaked = tf.memory().numTensors - before
+        tf.dispose([dyt, ft])
+        return { out, leaked }
+      }
+      const reference = await inputGrad("cpu")
+      const wasm = await inputGrad("wasm")
+      const scale = Math.max(...reference.out.map(Math.abs))
+      const worst = Math.max(...reference.out.map((v, j) => Math.abs(v - wasm.out[j]!)))
+      expect({ case: c, length: wasm.out.length, close: worst / scale < 1e-5, leaked: wasm.leaked }).toEqual({ case: c, length: reference.out.length, close: true, leaked: 0 })
+    }
+  })
+
+  it("lets tf.grad of a convolution (input and filter) run on wasm, equal to cpu", async () => {
     registerWasmTrainingKernels()
     const x = values(2 * 9 * 9 * 3, 7)
     const f = values(3 * 3 * 3 * 2, 8)
@@ -86,9 +118,9 @@ describe("Conv2DBackpropFilter on wasm", () => {
       await tf.setBackend(backend)
       const xt = tf.tensor4d(x, [2, 9, 9, 3])
       const ft = tf.tensor4d(f, [3, 3, 3, 2])
-      const g = tf.grad((w: tf.Tensor) => tf.sum(tf.square(tf.conv2d(xt, w as tf.Tensor4D, 2, "same"))))(ft)
-      const out = Array.from(g.dataSync())
-      tf.dispose([xt, ft, g])
+      const [gx, gw] = tf.grads((a: tf.Tensor, w: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 2, "same"))))([xt, ft])
+      const out = [...Array.from(gx!.dataSync()), ...Array.from(gw!.dataSync())]
+      tf.dispose([xt, ft, gx!, gw!])
       return out
     }
     const cpu = await gradOn("cpu")

@@ -8,7 +8,7 @@ import { describeStandalone } from "./install.ts"
 describeStandalone(
   "@simclr/wasm-kernels",
   (installed) => {
-    it("registers Conv2DBackpropFilter and a conv2d filter gradient runs on wasm", () => {
+    it("registers the filter and input gradients, and a conv2d filter gradient runs on wasm", () => {
       const out = installed().runScript(`import * as tf from "@tensorflow/tfjs-core"
 import "@tensorflow/tfjs-backend-wasm"
 import { registerWasmTrainingKernels } from "@simclr/wasm-kernels"
@@ -22,7 +22,7 @@ console.log(JSON.stringify({ before, registered, dw: Array.from(dw.dataSync()) }
 `)
       const result = JSON.parse(out.trim().split("\\n").at(-1)!) as { before: boolean; registered: Array<string>; dw: Array<number> }
       expect(result.before).toBe(false)
-      expect(result.registered).toEqual(["Conv2DBackpropFilter"])
+      expect(result.registered).toEqual(["Conv2DBackpropFilter", "Conv2DBackpropInput"])
       // All-ones 4×4 input and gradient, 3×3 "same": each tap sees the positions where both overlap:
       // corners 3·3 = 9, edges 3·4 = 12, centre 4·4 = 16.
       expect(result.dw).toEqual([9, 12, 9, 12, 16, 12, 9, 12, 9])
