@@ -37,7 +37,7 @@ const filterGrad = async (backend: string, x: Float32Array, xShape: Array<number
   return { out, leaked }
 }
 
-describe("Conv2DBackpropFilter on wasm", () => {
+describe("wasm training kernels", () => {
   it("adds the missing filter gradient, replaces the input gradient, once", () => {
     expect(tf.getKernel("Conv2DBackpropFilter", "wasm") === undefined || registerWasmTrainingKernels().length === 0).toBe(true)
     registerWasmTrainingKernels()
