@@ -275,7 +275,7 @@ export const imageBatches = <E = never>(source: SourceLike<E>, options: ImageBat
           key: fingerprintOf(src.fingerprint(), o.height, o.width, o.fit, o.maxPixels)
         })
         : undefined
-      const state = new Counters(o, src)
+      const state = new Counters(o.maxFailureFraction)
       const epochs = o.epochs === Infinity
         ? Stream.iterate(o.start.epoch, (e) => e + 1)
         : Stream.range(o.start.epoch, o.epochs - 1, 1)
@@ -293,18 +293,16 @@ class Counters {
   fromCache = 0
   readonly examples: Array<ImageDecodeError> = []
   readonly warned = new Set<string>()
-  readonly o: Resolved
-  readonly src: Source
-  constructor(o: Resolved, src: Source) {
-    this.o = o
-    this.src = src
+  readonly maxFailureFraction: number
+  constructor(maxFailureFraction: number) {
+    this.maxFailureFraction = maxFailureFraction
   }
   snapshot(): StreamStats {
     return { attempted: this.attempted, loaded: this.loaded, skipped: this.skipped, fromCache: this.fromCache }
   }
   check(force: boolean): Effect.Effect<void, TooManyFailuresError> {
-    if ((force || this.attempted >= FAILURE_CHECK_AFTER) && this.skipped > this.o.maxFailureFraction * this.attempted) {
-      return Effect.fail(new TooManyFailuresError({ attempted: this.attempted, failed: this.skipped, maxFailureFraction: this.o.maxFailureFraction, examples: [...this.examples] }))
+    if ((force || this.attempted >= FAILURE_CHECK_AFTER) && this.skipped > this.maxFailureFraction * this.attempted) {
+      return Effect.fail(new TooManyFailuresError({ attempted: this.attempted, failed: this.skipped, maxFailureFraction: this.maxFailureFraction, examples: [...this.examples] }))
     }
     return Effect.void
   }

@@ -123,22 +123,18 @@ export const writeCheckpoint = (dir: string, contents: CheckpointContents, keep 
           for (const [n, t] of Object.entries(contents.optimizerState.slots[slot]!)) tensors.push([`slot/${slot}/${n}`, t])
         }
         const entries: Array<TensorEntry> = []
-        const chunks: Array<Uint8Array> = []
+        const arrays: Array<Float32Array | Int32Array> = []
         let offset = 0
         for (const [name, t] of tensors) {
           if (t.dtype !== "float32" && t.dtype !== "int32") throw new Error(`${name} has dtype ${t.dtype}; only float32 and int32 are saved`)
           const values = t.dataSync() as Float32Array | Int32Array
-          const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength).slice()
           entries.push({ name, shape: t.shape, dtype: t.dtype, offset })
-          chunks.push(bytes)
-          offset += bytes.length
+          arrays.push(values)
+          offset += values.byteLength
         }
+        // One copy, straight into the file's buffer.
         const data = new Uint8Array(offset)
-        let at = 0
-        for (const c of chunks) {
-          data.set(c, at)
-          at += c.length
-        }
+        arrays.forEach((values, i) => data.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), entries[i]!.offset))
         const table: Manifest = {
           format: "simclr-checkpoint",
           version: 1,

@@ -19,7 +19,7 @@ import { decodePretrainConfig, InvalidConfigError, type PresetId, pretrainPreset
 import { type Accuracy, knnEvaluate, linearProbeAccuracy, trainLinearProbe } from "./evaluate.ts"
 import { extractFeatures, type Features } from "./extractFeatures.ts"
 import { finetune, finetuneDefaults } from "./finetune.ts"
-import { loadRun } from "./loadRun.ts"
+import { loadRun, readRunConfig } from "./loadRun.ts"
 import { pretrain, type StepMetrics } from "./pretrain.ts"
 import { resolveData } from "./resolveData.ts"
 import { writeNpy } from "./writeNpy.ts"
@@ -212,13 +212,9 @@ const finetuneCommand = Command.make(
   (flags) =>
     Effect.gen(function*() {
       yield* useBackend(flags.backend)
-      const loadedConfig = yield* Effect.map(loadRun(flags.run), (r) => {
-        const size = r.config.imageSize
-        r.model.dispose()
-        return size
-      })
-      const source = yield* resolveData(flags.data, { split: "train", imageSize: loadedConfig })
-      const test = flags.test._tag === "Some" ? yield* resolveData(flags.test.value, { split: "test", imageSize: loadedConfig }) : undefined
+      const { imageSize } = yield* readRunConfig(flags.run)
+      const source = yield* resolveData(flags.data, { split: "train", imageSize })
+      const test = flags.test._tag === "Some" ? yield* resolveData(flags.test.value, { split: "test", imageSize }) : undefined
       const out = pick(flags.out) ?? join(flags.run, "finetune")
       const fraction = pick(flags.labelFraction)
       const perClass = pick(flags.labelsPerClass)

@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import { augmentPresets, simclrView } from "@simclr/augment"
-import { batchSeed, type DataStreamError, type IndexedSource, imageBatches, type Source, type SourceLike, toTensors } from "@simclr/data-stream"
+import { batchSeed, type DataStreamError, type IndexedSource, imageBatches, type SourceLike, toTensors } from "@simclr/data-stream"
 import { simclrModel, supervisedHead } from "@simclr/heads"
 import * as tf from "@tensorflow/tfjs-core"
 import * as tfl from "@tensorflow/tfjs-layers"
@@ -18,7 +18,10 @@ import { type CheckpointError, writeCheckpoint } from "./checkpoint.ts"
 import { type Accuracy, accuracyOf } from "./evaluate.ts"
 import { labelSubset } from "./labelSubset.ts"
 import { loadRun } from "./loadRun.ts"
-import { disposeState, type NamedTensors } from "./optimizers.ts"
+import { extractFeatures } from "./extractFeatures.ts"
+import { applyGradients } from "./internal/applyGradients.ts"
+import { resolveSource } from "./internal/resolveSource.ts"
+import { disposeState } from "./optimizers.ts"
 import { makeOptimizer, type OptimizerConfig, RunFolderError } from "./pretrain.ts"
 import { warmupCosine } from "./schedules.ts"
 
@@ -86,8 +89,6 @@ const subset = (source: IndexedSource, indices: ReadonlyArray<number>): IndexedS
   fingerprint: () => `${source.fingerprint()}:${indices.join(",")}`
 })
 
-const resolve = <E>(s: SourceLike<E>): Effect.Effect<Source, E> => (Effect.isEffect(s) ? (s as Effect.Effect<Source, E>) : Effect.succeed(s as Source))
-
 /**
  * Fine-tunes the encoder of the pretrain run in `run` with a supervised head on `source`'s labels,
  * writes `out/config.json`, `out/metrics.jsonl`, a checkpoint of the whole classifier and
@@ -104,7 +105,7 @@ export const finetune = <E1, E2>(
 ): Effect.Effect<FinetuneResult, E1 | E2 | DataStreamError | CheckpointError | RunFolderError> =>
   Effect.scoped(
     Effect.gen(function*() {
-      const src = yield* resolve(source)
+      const src = yield* resolveSource(source)
       if (src._tag !== "IndexedSource" || src.classes === undefined) {
         return yield* new RunFolderError({ path: run, reason: `fine-tuning needs a labeled dataset with random access (a folder of class folders, CSV, IDX, CIFAR, synthetic); ${src.name} is not one` })
       }
@@ -130,12 +131,10 @@ export const finetune = <E1, E2>(
       const built = yield* Effect.acquireRelease(
         Effect.sync(() => {
           const backbone = simclrModel(loaded.encoder, loaded.head, { ftProjSelector: config.ftProjSelector, name: "backbone" })
-          const ftDim = backbone.outputs[1]!.shape[1] as number
-          const classifier = supervisedHead(classes, { inputDim: ftDim, seed: config.seed })
+          const classifier = supervisedHead(classes, { inputDim: backbone.outputs[1]!.shape[1] as number, seed: config.seed })
           const input = tfl.input({ shape: [size, size, 3], name: "finetune_images" })
           const ft = (backbone.apply(input) as Array<tfl.SymbolicTensor>)[1]!
-          const model = tfl.model({ inputs: input, outputs: classifier.apply(ft) as tfl.SymbolicTensor, name: "finetuned" })
-          return { backbone, classifier, model }
+          return { model: tfl.model({ inputs: input, outputs: classifier.apply(ft) as tfl.SymbolicTensor, name: "finetuned" }) }
         }),
         (b) => Effect.sync(() => b.model.dispose())
       )
@@ -145,7 +144,6 @@ export const finetune = <E1, E2>(
         if (frozen.some((p) => w.originalName.startsWith(p))) continue
         variables[w.originalName] = w.read() as tf.Variable
       }
-      const names = Object.keys(variables)
       const optimizer = makeOptimizer(config.optimizer)
       let state = optimizer.init(variables)
       yield* Effect.addFinalizer(() => Effect.sync(() => disposeState(state)))
@@ -178,7 +176,7 @@ export const finetune = <E1, E2>(
                 // Kept: variableGrads frees the forward pass's tensors when it returns.
                 hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), batchLabels!), "int32")))
                 return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1))) as tf.Scalar
-              }, names.map((n) => variables[n]!))
+              }, Object.values(variables))
               return { ...result, correctCount: hits! }
             })
             tf.dispose([view, batchLabels!])
@@ -186,17 +184,8 @@ export const finetune = <E1, E2>(
             correct += correctCount.dataSync()[0]!
             seen += batch.size
             tf.dispose([value, correctCount])
-            const named: Record<string, tf.Tensor> = {}
             // Weights off the path to the logits (head layers above ftProjSelector) get no gradient.
-            for (const n of names) {
-              const g = grads[variables[n]!.name]
-              if (g !== undefined) named[n] = g
-            }
-            const next = optimizer.update(variables as NamedTensors, named, state, lr(step))
-            for (const n of names) variables[n]!.assign(next.weights[n]!)
-            tf.dispose([...Object.values(next.weights), ...Object.values(grads)])
-            disposeState(state)
-            state = next.state
+            state = applyGradients(variables, grads, optimizer, state, lr(step))
             step++
             yield* Effect.promise(() => appendFile(join(options.out, "metrics.jsonl"), JSON.stringify({ step, epoch: batch.epoch, loss, learningRate: lr(step - 1) }) + "\n"))
           })
@@ -204,25 +193,10 @@ export const finetune = <E1, E2>(
       const checkpoint = yield* writeCheckpoint(join(options.out, "checkpoints"), { step, model: built.model, optimizerState: state, state: { step }, config }, 1)
       let test: Accuracy | undefined
       if (options.test !== undefined) {
-        const testSource = yield* resolve(options.test)
-        const rows: Array<Float32Array> = []
-        const testLabels: Array<number> = []
-        yield* Stream.runForEach(imageBatches(testSource, { batchSize: 256, imageSize: size, shuffle: false }), (batch) =>
-          Effect.sync(() => {
-            const { images, labels: l } = toTensors(batch)
-            const logits = tf.tidy(() => built.model.predict(images) as tf.Tensor)
-            rows.push(logits.dataSync() as Float32Array)
-            testLabels.push(...(batch.labels ?? []))
-            tf.dispose([images, logits, ...(l === undefined ? [] : [l])])
-          }))
-        const all = new Float32Array(rows.reduce((n, r) => n + r.length, 0))
-        let at = 0
-        for (const r of rows) {
-          all.set(r, at)
-          at += r.length
-        }
-        const scores = tf.tensor2d(all, [testLabels.length, classes])
-        test = accuracyOf(scores, Int32Array.from(testLabels))
+        const logits = yield* extractFeatures(built.model, options.test, { imageSize: size })
+        if (logits.labels === undefined) return yield* new RunFolderError({ path: options.out, reason: "the test data has no labels" })
+        const scores = tf.tensor2d(logits.values, [logits.count, classes])
+        test = accuracyOf(scores, logits.labels)
         scores.dispose()
       }
       const result: FinetuneResult = { steps: step, labeled: chosen.length, trainAccuracy: seen === 0 ? 0 : correct / seen, test, checkpoint }

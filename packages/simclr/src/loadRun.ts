@@ -27,6 +27,18 @@ export interface LoadedRun {
 }
 
 /**
+ * A run folder's `config.json`, without building the model.
+ *
+ * @category training
+ * @since 0.1.0
+ */
+export const readRunConfig = (out: string): Effect.Effect<PretrainConfig, RunFolderError> =>
+  Effect.tryPromise({
+    try: async () => JSON.parse(await readFile(join(out, "config.json"), "utf8")) as PretrainConfig,
+    catch: (error) => new RunFolderError({ path: out, reason: `no readable config.json (${error instanceof Error ? error.message : String(error)}): is this a pretrain run folder?` })
+  })
+
+/**
  * Loads the newest checkpoint of the run in `out` into a freshly built model.
  *
  * @category training
@@ -34,10 +46,7 @@ export interface LoadedRun {
  */
 export const loadRun = (out: string): Effect.Effect<LoadedRun, RunFolderError | CheckpointError> =>
   Effect.gen(function*() {
-    const config = yield* Effect.tryPromise({
-      try: async () => JSON.parse(await readFile(join(out, "config.json"), "utf8")) as PretrainConfig,
-      catch: (error) => new RunFolderError({ path: out, reason: `no readable config.json (${error instanceof Error ? error.message : String(error)}): is this a pretrain run folder?` })
-    })
+    const config = yield* readRunConfig(out)
     const latest = yield* readLatestCheckpoint(join(out, "checkpoints"))
     if (Option.isNone(latest)) return yield* new RunFolderError({ path: out, reason: "has no checkpoint yet" })
     const built = buildSimclrModel(config)

@@ -12,7 +12,7 @@
  * @since 0.1.0
  */
 import type { PresetName, ViewConfig } from "@simclr/augment"
-import { type DataStreamError, imageBatches, makeTwoViews, type Source, type SourceLike, type StreamPosition } from "@simclr/data-stream"
+import { type DataStreamError, imageBatches, makeTwoViews, type SourceLike, type StreamPosition } from "@simclr/data-stream"
 import { resnet, type ResNetConfig } from "@simclr/encoders"
 import { projectionHead, type ProjectionHeadConfig, simclrModel } from "@simclr/heads"
 import * as tf from "@tensorflow/tfjs-core"
@@ -24,6 +24,7 @@ import { viewConfigOf } from "./config.ts"
 import { type CheckpointError, readLatestCheckpoint, restoreCheckpoint, writeCheckpoint } from "./checkpoint.ts"
 import { adam, adamw, disposeState, lars, type Optimizer, type OptimizerState, sgd } from "./optimizers.ts"
 import { type LearningRateScaling, warmupCosine } from "./schedules.ts"
+import { resolveSource } from "./internal/resolveSource.ts"
 import { NonFiniteLoss, simclrStep, trainableWeights } from "./simclrStep.ts"
 
 /**
@@ -253,7 +254,7 @@ export const pretrain = <E>(
       }
       const resumedFrom = Option.isSome(latest) ? step : undefined
 
-      const src: Source = Effect.isEffect(source) ? yield* (source as Effect.Effect<Source, E>) : (source as Source)
+      const src = yield* resolveSource(source)
       const examples = src._tag === "IndexedSource" ? src.size : config.examplesPerEpoch
       if (examples === undefined) {
         return yield* new RunFolderError({ path: out, reason: `examplesPerEpoch: ${src.name} is read front to back and cannot tell its size; set examplesPerEpoch for the schedule` })

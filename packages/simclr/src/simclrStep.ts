@@ -8,7 +8,8 @@
 import { ntXent, ntXentMetrics } from "@simclr/losses"
 import * as tf from "@tensorflow/tfjs-core"
 import type * as tfl from "@tensorflow/tfjs-layers"
-import type { NamedTensors, Optimizer, OptimizerState } from "./optimizers.ts"
+import { applyGradients } from "./internal/applyGradients.ts"
+import type { Optimizer, OptimizerState } from "./optimizers.ts"
 
 /**
  * @category models
@@ -81,7 +82,6 @@ export const simclrStep = (
   options: SimclrStepOptions
 ): SimclrStepResult => {
   const variables = trainableWeights(model)
-  const names = Object.keys(variables)
   const n = views[0].shape[0]
   const { value, grads, accuracy, entropy } = tf.tidy(() => {
     let zs: [tf.Tensor, tf.Tensor] | undefined
@@ -93,7 +93,7 @@ export const simclrStep = (
       const z2 = tf.slice(z, [n, 0], [n, -1])
       zs = [tf.keep(z1), tf.keep(z2)]
       return ntXent(z1, z2, { temperature: options.temperature }) as tf.Scalar
-    }, names.map((k) => variables[k]!))
+    }, Object.values(variables))
     const metrics = ntXentMetrics(zs![0], zs![1], { temperature: options.temperature })
     tf.dispose(zs!)
     return { value: computed.value, grads: computed.grads, accuracy: metrics.accuracy, entropy: metrics.entropy }
@@ -104,14 +104,6 @@ export const simclrStep = (
     tf.dispose(Object.values(grads))
     throw new NonFiniteLoss(loss)
   }
-  const named: Record<string, tf.Tensor> = {}
-  for (const name of names) {
-    const g = grads[variables[name]!.name]
-    if (g !== undefined) named[name] = g
-  }
-  const next = options.optimizer.update(variables as NamedTensors, named, state, options.learningRate)
-  for (const name of names) variables[name]!.assign(next.weights[name]!)
-  tf.dispose([...Object.values(next.weights), ...Object.values(grads)])
-  for (const slot of Object.values(state.slots)) tf.dispose(Object.values(slot))
-  return { loss, contrastiveAccuracy, contrastiveEntropy, state: next.state }
+  const next = applyGradients(variables, grads, options.optimizer, state, options.learningRate)
+  return { loss, contrastiveAccuracy, contrastiveEntropy, state: next }
 }

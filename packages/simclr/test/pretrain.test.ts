@@ -49,6 +49,8 @@ describe("pretrain", () => {
       for (const m of reference) assert.isTrue(Number.isFinite(m.loss) && m.learningRate >= 0 && m.imagesPerSecond > 0)
 
       const split = join(root, "split")
+      // The first run warmed tfjs-layers' cached constants; from here the count must stay flat.
+      const tensorsBefore = tf.memory().numTensors
       let steps = 0
       const first = yield* pretrain(source(), config, { out: split, shouldStop: () => ++steps === 3 })
       assert.deepStrictEqual([first.steps, first.ending], [3, "stopped"])
@@ -56,6 +58,7 @@ describe("pretrain", () => {
       assert.deepStrictEqual([second.steps, second.ending, second.resumedFrom], [8, "completed", 3])
       // Same batches, same views, same weights and optimiser slots: the same losses, to the last bit.
       assert.deepStrictEqual(metrics(split).map((m) => m.loss), reference.map((m) => m.loss))
+      assert.strictEqual(tf.memory().numTensors, tensorsBefore, "tensors left behind by pretrain")
     }))
 
   it.effect("a non-finite loss stops the run and leaves the last checkpoint intact", () =>
@@ -111,12 +114,14 @@ describe("pretrain", () => {
       yield* selectBackend("cpu")
       const run = join(root, "full")
       const out = join(root, "finetuned")
+      const tensorsBefore = tf.memory().numTensors
       // 40 images, 4 per class; half of each class's labels; everything up to layer4 frozen (official 4).
       const result = yield* finetune(run, synthetic({ size: 40, seed: 4, imageSize: 8 }), { ...finetuneDefaults(), epochs: 2, batchSize: 10, labelFraction: 0.5, freezeUpTo: 4 }, {
         out,
         test: synthetic({ size: 20, seed: 9, imageSize: 8 })
       })
       assert.deepStrictEqual([result.labeled, result.steps, result.test?.count], [20, 4, 20])
+      assert.strictEqual(tf.memory().numTensors, tensorsBefore, "tensors left behind by finetune")
       assert.isTrue(result.test!.top5 >= result.test!.top1)
       const pre = Option.getOrThrow(yield* readLatestCheckpoint(join(run, "checkpoints")))
       const fine = Option.getOrThrow(yield* readLatestCheckpoint(join(out, "checkpoints")))

@@ -21,6 +21,41 @@ const wasmKernel = (name: string): KernelFunc => {
 const run = (name: string, inputs: Record<string, TensorInfo>, backend: unknown, attrs: Record<string, unknown>): TensorInfo =>
   wasmKernel(name)({ inputs, backend: backend as never, attrs: attrs as never }) as TensorInfo
 
+type Shape4 = [number, number, number, number]
+
+interface ConvGradAttrs {
+  readonly strides: [number, number] | number
+  readonly pad: "valid" | "same" | number | backend_util.ExplicitPadding
+  readonly dataFormat: "NHWC" | "NCHW"
+  readonly dimRoundingMode?: "floor" | "round" | "ceil"
+}
+
+/** The forward convolution's geometry, as both gradients need it (NHWC only, dilation 1). */
+const forwardInfo = (kernel: string, attrs: ConvGradAttrs, xShape: Shape4, filterShape: Shape4): backend_util.Conv2DInfo => {
+  if (attrs.dataFormat !== "NHWC") throw new Error(`${kernel} (wasm): only NHWC is supported, got ${attrs.dataFormat}`)
+  return backend_util.computeConv2DInfo(xShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, "channelsLast")
+}
+
+/**
+ * Runs `fn` with `step(name, inputs, attrs)`, which calls a wasm kernel and frees its output when `fn`
+ * returns; `fn`'s own result (made with `final`) is kept.
+ */
+const withScratch = (
+  backend: unknown,
+  fn: (step: (name: string, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>) => TensorInfo) => TensorInfo
+): TensorInfo => {
+  const scratch: Array<TensorInfo> = []
+  try {
+    return fn((name, inputs, attrs) => {
+      const out = run(name, inputs, backend, attrs)
+      scratch.push(out)
+      return out
+    })
+  } finally {
+    for (const t of scratch) (backend as Backend).disposeData(t.dataId)
+  }
+}
+
 /**
  * The `Conv2DBackpropFilter` kernel for the `"wasm"` backend (NHWC, dilation 1, as tfjs's gradient of
  * conv2d asks for).
@@ -33,44 +68,26 @@ export const conv2DBackpropFilterConfig: KernelConfig = {
   backendName: "wasm",
   kernelFunc: ({ inputs, backend, attrs }) => {
     const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo }
-    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as {
-      strides: [number, number] | number
-      pad: "valid" | "same" | number | backend_util.ExplicitPadding
-      dataFormat: "NHWC" | "NCHW"
-      dimRoundingMode?: "floor" | "round" | "ceil"
-      filterShape: [number, number, number, number]
-    }
-    if (dataFormat !== "NHWC") throw new Error(`Conv2DBackpropFilter (wasm): only NHWC is supported, got ${dataFormat}`)
-    const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, "channelsLast")
+    const a = attrs as unknown as ConvGradAttrs & { readonly filterShape: Shape4 }
+    const info = forwardInfo("Conv2DBackpropFilter", a, x.shape as Shape4, a.filterShape)
     const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow } = info
-    const top = info.padInfo.top
-    const left = info.padInfo.left
+    const { top, left } = info.padInfo
     // Bottom/right padding that makes the output exactly kh × kw (negative: crop afterwards).
     const bottom = kh - h - top + (oh - 1) * sh
     const right = kw - w - left + (ow - 1) * sw
-    const disposable: Array<TensorInfo> = []
-    const b = backend as Backend
-    try {
-      const xt = run("Transpose", { x }, backend, { perm: [3, 1, 2, 0] })
-      disposable.push(xt)
-      const dyt = run("Transpose", { x: dy }, backend, { perm: [1, 2, 0, 3] })
-      disposable.push(dyt)
-      let conv = run("Conv2D", { x: xt, filter: dyt }, backend, {
+    return withScratch(backend, (step) => {
+      const xt = step("Transpose", { x }, { perm: [3, 1, 2, 0] })
+      const dyt = step("Transpose", { x: dy }, { perm: [1, 2, 0, 3] })
+      let conv = step("Conv2D", { x: xt, filter: dyt }, {
         strides: [1, 1],
         pad: [[0, 0], [top, Math.max(0, bottom)], [left, Math.max(0, right)], [0, 0]],
         dataFormat: "NHWC",
         dilations: [sh, sw],
         dimRoundingMode: undefined
       })
-      disposable.push(conv)
-      if (conv.shape[1] !== kh || conv.shape[2] !== kw) {
-        conv = run("Slice", { x: conv }, backend, { begin: [0, 0, 0, 0], size: [conv.shape[0], kh, kw, conv.shape[3]] })
-        disposable.push(conv)
-      }
+      if (conv.shape[1] !== kh || conv.shape[2] !== kw) conv = step("Slice", { x: conv }, { begin: [0, 0, 0, 0], size: [conv.shape[0], kh, kw, conv.shape[3]] })
       return run("Transpose", { x: conv }, backend, { perm: [1, 2, 0, 3] })
-    } finally {
-      for (const t of disposable) b.disposeData(t.dataId)
-    }
+    })
   }
 }
 
@@ -88,59 +105,40 @@ export const conv2DBackpropInputConfig: KernelConfig = {
   backendName: "wasm",
   kernelFunc: ({ inputs, backend, attrs }) => {
     const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo }
-    const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as {
-      strides: [number, number] | number
-      pad: "valid" | "same" | number | backend_util.ExplicitPadding
-      dataFormat: "NHWC" | "NCHW"
-      dimRoundingMode?: "floor" | "round" | "ceil"
-      inputShape: [number, number, number, number]
-    }
-    if (dataFormat !== "NHWC") throw new Error(`Conv2DBackpropInput (wasm): only NHWC is supported, got ${dataFormat}`)
-    const info = backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, "channelsLast")
-    const { batchSize: n, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow } = info
-    const co = info.outChannels
-    const top = info.padInfo.top
-    const left = info.padInfo.left
-    const disposable: Array<TensorInfo> = []
-    const b = backend as Backend
-    const keep = (t: TensorInfo): TensorInfo => {
-      disposable.push(t)
-      return t
-    }
-    try {
+    const a = attrs as unknown as ConvGradAttrs & { readonly inputShape: Shape4 }
+    const info = forwardInfo("Conv2DBackpropInput", a, a.inputShape, filter.shape as Shape4)
+    const { batchSize: n, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, outChannels: co } = info
+    const { top, left } = info.padInfo
+    const length = [(oh - 1) * sh + 1, (ow - 1) * sw + 1] as const
+    const padTop = kh - 1 - top
+    const padLeft = kw - 1 - left
+    const padBottom = h - length[0] - padTop + kh - 1
+    const padRight = w - length[1] - padLeft + kw - 1
+    return withScratch(backend, (step) => {
       // dy dilated by the stride: [n, (oh − 1)·sh + 1, (ow − 1)·sw + 1, co].
       let d = dy
       if (sh > 1 || sw > 1) {
-        const expanded = keep(run("Reshape", { x: dy }, backend, { shape: [n, oh, 1, ow, 1, co] }))
-        const padded = keep(run("PadV2", { x: expanded }, backend, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 }))
-        const flat = keep(run("Reshape", { x: padded }, backend, { shape: [n, oh * sh, ow * sw, co] }))
-        d = keep(run("Slice", { x: flat }, backend, { begin: [0, 0, 0, 0], size: [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, co] }))
+        const expanded = step("Reshape", { x: dy }, { shape: [n, oh, 1, ow, 1, co] })
+        const padded = step("PadV2", { x: expanded }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 })
+        const flat = step("Reshape", { x: padded }, { shape: [n, oh * sh, ow * sw, co] })
+        d = step("Slice", { x: flat }, { begin: [0, 0, 0, 0], size: [n, length[0], length[1], co] })
       }
       // The filter rotated by 180° with in/out channels swapped: [kh, kw, co, ci].
-      const reversed = keep(run("Reverse", { x: filter }, backend, { dims: [0, 1] }))
-      const rotated = keep(run("Transpose", { x: reversed }, backend, { perm: [0, 1, 3, 2] }))
-      const length = [(oh - 1) * sh + 1, (ow - 1) * sw + 1] as const
-      const padTop = kh - 1 - top
-      const padLeft = kw - 1 - left
-      const padBottom = h - length[0] - padTop + kh - 1
-      const padRight = w - length[1] - padLeft + kw - 1
+      const rotated = step("Transpose", { x: step("Reverse", { x: filter }, { dims: [0, 1] }) }, { perm: [0, 1, 3, 2] })
       // Negative padding: crop dy first (the forward pass's padding exceeded the filter's reach).
-      let source = d
       if (padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0) {
         const begin = [0, Math.max(0, -padTop), Math.max(0, -padLeft), 0]
         const size = [n, length[0] - begin[1]! - Math.max(0, -padBottom), length[1] - begin[2]! - Math.max(0, -padRight), co]
-        source = keep(run("Slice", { x: d }, backend, { begin, size }))
+        d = step("Slice", { x: d }, { begin, size })
       }
-      return run("Conv2D", { x: source, filter: rotated }, backend, {
+      return run("Conv2D", { x: d, filter: rotated }, backend, {
         strides: [1, 1],
         pad: [[0, 0], [Math.max(0, padTop), Math.max(0, padBottom)], [Math.max(0, padLeft), Math.max(0, padRight)], [0, 0]],
         dataFormat: "NHWC",
         dilations: [1, 1],
         dimRoundingMode: undefined
       })
-    } finally {
-      for (const t of disposable) b.disposeData(t.dataId)
-    }
+    })
   }
 }
 

@@ -22,20 +22,41 @@ const values = (n: number, seed: number) => {
   return Float32Array.from({ length: n }, () => rng.uniform() * 2 - 1)
 }
 
-/** The filter gradient on a backend, through the kernel tfjs's conv2d gradient calls. */
-const filterGrad = async (backend: string, x: Float32Array, xShape: Array<number>, dy: Float32Array, dyShape: Array<number>, filterShape: Array<number>, strides: number, pad: "same" | "valid" | Array<[number, number]>) => {
+type Case = { k: number; s: number; pad: "same" | "valid" | Array<[number, number]>; n: number; h: number; w: number }
+
+/** A case's shapes (5 input and 4 output channels) and padding in the kernels' attribute form. */
+const geometry = async (c: Case) => {
+  const xShape: [number, number, number, number] = [c.n, c.h, c.w, 5]
+  const filterShape: [number, number, number, number] = [c.k, c.k, 5, 4]
+  const pad = Array.isArray(c.pad) ? [[0, 0], ...c.pad, [0, 0]] : c.pad
+  await tf.setBackend("cpu")
+  const dyShape = tf.tidy(() => tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, c.s, pad as never).shape as Array<number>)
+  return { xShape, filterShape, pad, dyShape }
+}
+
+/** Runs one kernel on a backend from plain arrays; returns its output and how many tensors it left behind. */
+const runKernelOn = async (backend: string, kernel: string, inputs: Record<string, [Float32Array, Array<number>]>, attrs: Record<string, unknown>) => {
   await tf.setBackend(backend)
-  const xt = tf.tensor(x, xShape)
-  const dyt = tf.tensor(dy, dyShape)
+  const tensors = Object.fromEntries(Object.entries(inputs).map(([name, [v, shape]]) => [name, tf.tensor(v, shape)]))
   const before = tf.memory().numTensors
-  const explicit = Array.isArray(pad) ? [[0, 0], ...pad, [0, 0]] : pad
-  const g = tf.engine().runKernel("Conv2DBackpropFilter", { x: xt, dy: dyt }, { strides: [strides, strides], pad: explicit, dataFormat: "NHWC", filterShape } as unknown as tf.NamedAttrMap) as tf.Tensor
+  const g = tf.engine().runKernel(kernel, tensors, attrs as tf.NamedAttrMap) as tf.Tensor
   const out = Array.from(g.dataSync())
   g.dispose()
   const leaked = tf.memory().numTensors - before
-  tf.dispose([xt, dyt])
+  tf.dispose(Object.values(tensors))
   return { out, leaked }
 }
+
+/** The wasm kernel's output equals cpu's to 1e-5 of its scale (float32 sums of up to 3·13·12 products: ~1e-6), without leaks. */
+const expectWasmMatchesCpu = async (c: Case, kernel: string, inputs: Record<string, [Float32Array, Array<number>]>, attrs: Record<string, unknown>) => {
+  const reference = await runKernelOn("cpu", kernel, inputs, attrs)
+  const wasm = await runKernelOn("wasm", kernel, inputs, attrs)
+  const scale = Math.max(...reference.out.map(Math.abs))
+  const worst = Math.max(...reference.out.map((v, j) => Math.abs(v - wasm.out[j]!)))
+  expect({ case: c, length: wasm.out.length, close: worst / scale < 1e-5, leaked: wasm.leaked }).toEqual({ case: c, length: reference.out.length, close: true, leaked: 0 })
+}
+
+const size = (shape: ReadonlyArray<number>) => shape.reduce((a, b) => a * b, 1)
 
 describe("wasm training kernels", () => {
   it("adds the missing filter gradient, replaces the input gradient, once", () => {
@@ -47,7 +68,7 @@ describe("wasm training kernels", () => {
 
   // Every combination the issue lists: 1×1 / 3×3 / 7×7 kernels, strides 1 and 2, same / valid and
   // explicit (torch-style) padding, batch 1 and 3, odd and even sizes. Reference: the cpu backend's kernel.
-  const cases: Array<{ k: number; s: number; pad: "same" | "valid" | Array<[number, number]>; n: number; h: number; w: number }> = []
+  const cases: Array<Case> = []
   for (const k of [1, 3, 7]) {
     for (const s of [1, 2]) {
       for (const pad of ["same", "valid", [[k >> 1, k >> 1], [k >> 1, k >> 1]]] as const) {
@@ -58,55 +79,18 @@ describe("wasm training kernels", () => {
   it(`equals the cpu backend's filter gradient to 1e-5 of its scale in ${cases.length} cases, without leaking`, async () => {
     registerWasmTrainingKernels()
     for (const [i, c] of cases.entries()) {
-      const ci = 5
-      const co = 4
-      const xShape: [number, number, number, number] = [c.n, c.h, c.w, ci]
-      const filterShape: [number, number, number, number] = [c.k, c.k, ci, co]
-      await tf.setBackend("cpu")
-      const dyShape = tf.tidy(() => {
-        const pad = Array.isArray(c.pad) ? [[0, 0], ...c.pad, [0, 0]] as Array<[number, number]> : c.pad
-        return tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, c.s, pad as never).shape as Array<number>
-      })
-      const x = values(xShape.reduce((a, b) => a * b, 1), 2 * i + 1)
-      const dy = values(dyShape.reduce((a, b) => a * b, 1), 2 * i + 2)
-      const reference = await filterGrad("cpu", x, xShape, dy, dyShape, filterShape, c.s, c.pad)
-      const wasm = await filterGrad("wasm", x, xShape, dy, dyShape, filterShape, c.s, c.pad)
-      const scale = Math.max(...reference.out.map(Math.abs))
-      const worst = Math.max(...reference.out.map((v, j) => Math.abs(v - wasm.out[j]!)))
-      // float32 sums of up to 3·13·12 products: ~1e-6 of the scale; 1e-5 leaves room.
-      expect({ case: c, length: wasm.out.length, close: worst / scale < 1e-5, leaked: wasm.leaked }).toEqual({ case: c, length: reference.out.length, close: true, leaked: 0 })
+      const { xShape, filterShape, pad, dyShape } = await geometry(c)
+      const inputs = { x: [values(size(xShape), 2 * i + 1), xShape], dy: [values(size(dyShape), 2 * i + 2), dyShape] } as Record<string, [Float32Array, Array<number>]>
+      await expectWasmMatchesCpu(c, "Conv2DBackpropFilter", inputs, { strides: [c.s, c.s], pad, dataFormat: "NHWC", filterShape })
     }
   })
 
   it(`Conv2DBackpropInput (the replacement) equals the cpu backend's input gradient in ${cases.length} cases, without leaking`, async () => {
     registerWasmTrainingKernels()
     for (const [i, c] of cases.entries()) {
-      const ci = 5
-      const co = 4
-      const xShape: [number, number, number, number] = [c.n, c.h, c.w, ci]
-      const filterShape: [number, number, number, number] = [c.k, c.k, ci, co]
-      const pad = Array.isArray(c.pad) ? [[0, 0], ...c.pad, [0, 0]] : c.pad
-      await tf.setBackend("cpu")
-      const dyShape = tf.tidy(() => tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, c.s, pad as never).shape as Array<number>)
-      const dy = values(dyShape.reduce((a, b) => a * b, 1), 100 + i)
-      const filter = values(filterShape.reduce((a, b) => a * b, 1), 200 + i)
-      const inputGrad = async (backend: string) => {
-        await tf.setBackend(backend)
-        const dyt = tf.tensor(dy, dyShape)
-        const ft = tf.tensor(filter, filterShape)
-        const before = tf.memory().numTensors
-        const g = tf.engine().runKernel("Conv2DBackpropInput", { dy: dyt, filter: ft }, { strides: [c.s, c.s], pad, dataFormat: "NHWC", inputShape: xShape } as unknown as tf.NamedAttrMap) as tf.Tensor
-        const out = Array.from(g.dataSync())
-        g.dispose()
-        const leaked = tf.memory().numTensors - before
-        tf.dispose([dyt, ft])
-        return { out, leaked }
-      }
-      const reference = await inputGrad("cpu")
-      const wasm = await inputGrad("wasm")
-      const scale = Math.max(...reference.out.map(Math.abs))
-      const worst = Math.max(...reference.out.map((v, j) => Math.abs(v - wasm.out[j]!)))
-      expect({ case: c, length: wasm.out.length, close: worst / scale < 1e-5, leaked: wasm.leaked }).toEqual({ case: c, length: reference.out.length, close: true, leaked: 0 })
+      const { xShape, filterShape, pad, dyShape } = await geometry(c)
+      const inputs = { dy: [values(size(dyShape), 100 + i), dyShape], filter: [values(size(filterShape), 200 + i), filterShape] } as Record<string, [Float32Array, Array<number>]>
+      await expectWasmMatchesCpu(c, "Conv2DBackpropInput", inputs, { strides: [c.s, c.s], pad, dataFormat: "NHWC", inputShape: xShape })
     }
   })
 
