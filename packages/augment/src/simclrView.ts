@@ -239,7 +239,7 @@ const makeView = (images: tf.Tensor4D, r: Resolved, seed: number, view: number):
       ops.forEach((op, opIndex) => {
         if (op === false) return
         const members = plans.flatMap((p, b) => (p.jitter && p.order[position] === opIndex ? [b] : []))
-        x = applyToSubset(x, members, (subset) => op.apply(subset, members.map((b) => plans[b]!.factors[opIndex]!)))
+        x = applyToSubset(x, members, (subset, rows) => op.apply(subset, rows.map((b) => plans[b]!.factors[opIndex]!)))
       })
     }
     const grays = plans.flatMap((p, b) => (p.gray ? [b] : []))
@@ -258,8 +258,8 @@ const makeView = (images: tf.Tensor4D, r: Resolved, seed: number, view: number):
     const kernelSize = blurKernelSize(Math.min(outH, outW), blur.kernelFraction)
     const members = plans.flatMap((p, b) => (p.on ? [b] : []))
     if (kernelSize > 1) {
-      x = applyToSubset(x, members, (subset) =>
-        gaussianBlur(subset, { kernelSize, sigma: members.map((b) => plans[b]!.sigma), padding: blur.padding })
+      x = applyToSubset(x, members, (subset, rows) =>
+        gaussianBlur(subset, { kernelSize, sigma: rows.map((b) => plans[b]!.sigma), padding: blur.padding })
       )
     }
   }

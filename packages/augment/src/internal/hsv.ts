@@ -8,11 +8,27 @@ export interface Hsv {
 }
 
 /**
+ * The three channels of an RGB batch, each [B, H, W, 1]. A transpose to channels-first and slices along
+ * the (now outer) channel axis: on wasm that is ~6× faster than tf.split on the last axis (5.6 vs 33 ms
+ * at 128 × 32² × 3).
+ */
+const channelsOf = (rgb: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] => {
+  const [b, h, w] = rgb.shape
+  return tf.unstack(tf.transpose(rgb, [3, 0, 1, 2])).map((c) => tf.reshape(c, [b, h, w, 1])) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D]
+}
+
+/** The inverse of `channelsOf`: stack channels-first and transpose back (wasm: 2.5 vs 34 ms for tf.concat on the last axis). */
+const fromChannels = (channels: ReadonlyArray<tf.Tensor>): tf.Tensor4D => {
+  const [b, h, w] = channels[0]!.shape as [number, number, number, number]
+  return tf.transpose(tf.stack(channels.map((c) => tf.reshape(c, [b, h, w])), 0), [1, 2, 3, 0]) as tf.Tensor4D
+}
+
+/**
  * RGB → HSV as TF's `rgb_to_hsv` kernel and torchvision's `_rgb2hsv` compute it: V = max, S = (max − min) / max
  * (0 for black), H from the channel holding the max (red first, then green), 0 for grays; H in [0, 1).
  */
 export const rgbToHsv = (rgb: tf.Tensor4D): Hsv => {
-  const [r, g, b] = tf.split(rgb, 3, 3) as [tf.Tensor, tf.Tensor, tf.Tensor]
+  const [r, g, b] = channelsOf(rgb)
   const v = tf.max(rgb, 3, true)
   const range = tf.sub(v, tf.min(rgb, 3, true))
   const gray = tf.lessEqual(range, 0)
@@ -38,9 +54,11 @@ export const hsvToRgb = ({ h, s, v }: Hsv): tf.Tensor4D => {
   const h6 = tf.mul(h, 6)
   const vs = tf.mul(v, s)
   const channel = (n: number) => {
-    const k = tf.mod(tf.add(h6, n), 6)
+    // (6H + n) mod 6 for 6H in [0, 6): one exact subtraction where it reaches 6 (tf.mod is slow on wasm).
+    const t = tf.add(h6, n)
+    const k = tf.where(tf.greaterEqual(t, 6), tf.sub(t, 6), t)
     const ramp = tf.clipByValue(tf.minimum(k, tf.sub(4, k)), 0, 1)
     return tf.sub(v, tf.mul(vs, ramp))
   }
-  return tf.concat([channel(5), channel(3), channel(1)], 3) as tf.Tensor4D
+  return fromChannels([channel(5), channel(3), channel(1)])
 }
