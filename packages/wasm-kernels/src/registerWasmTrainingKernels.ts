@@ -142,6 +142,64 @@ export const conv2DBackpropInputConfig: KernelConfig = {
   }
 }
 
+type HeapBackend = {
+  makeOutput: (shape: Array<number>, dtype: string) => TensorInfo
+  typedArrayFromHeap: (t: TensorInfo) => Float32Array | Int32Array | Uint8Array
+}
+
+/**
+ * `Tile` for `"wasm"` by block copies. The gradients of broadcasting ops (batch norm's mean and variance
+ * among them) tile per-channel vectors to activation size: stock wasm took 50–300 ms for
+ * [1, 1, 1, 8] → [256, 32, 32, 8]; doubling `copyWithin` copies take about a millisecond.
+ *
+ * Axis by axis from the innermost: the d_a sub-blocks of an axis are written, then that block is repeated
+ * r_a − 1 more times.
+ *
+ * @category kernels
+ * @since 0.1.0
+ */
+export const tileConfig: KernelConfig = {
+  kernelName: "Tile",
+  backendName: "wasm",
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const { x } = inputs as { x: TensorInfo }
+    const reps = (attrs as unknown as { reps: Array<number> }).reps
+    const heap = backend as unknown as HeapBackend
+    const shape = x.shape
+    const outShape = shape.map((d, i) => d * reps[i]!)
+    const out = heap.makeOutput(outShape, x.dtype)
+    if (outShape.reduce((a, b) => a * b, 1) === 0) return out
+    const src = heap.typedArrayFromHeap(x)
+    const dst = heap.typedArrayFromHeap(out)
+    const rank = shape.length
+    if (rank === 0) {
+      dst[0] = src[0]!
+      return out
+    }
+    // Element strides of the input and sizes of one tiled sub-block of the output, per axis.
+    const inStride = new Array<number>(rank)
+    const outBlock = new Array<number>(rank + 1)
+    inStride[rank - 1] = 1
+    outBlock[rank] = 1
+    for (let a = rank - 1; a >= 0; a--) {
+      if (a < rank - 1) inStride[a] = inStride[a + 1]! * shape[a + 1]!
+      outBlock[a] = outBlock[a + 1]! * outShape[a]!
+    }
+    const fill = (axis: number, from: number, to: number): void => {
+      const d = shape[axis]!
+      const inner = outBlock[axis + 1]!
+      if (axis === rank - 1) dst.set(src.subarray(from, from + d), to)
+      else for (let i = 0; i < d; i++) fill(axis + 1, from + i * inStride[axis]!, to + i * inner)
+      // Repeat the first d·inner elements r times, doubling the copied span.
+      const unit = d * inner
+      const total = unit * reps[axis]!
+      for (let done = unit; done < total; done *= 2) dst.copyWithin(to + done, to, to + Math.min(done, total - done))
+    }
+    fill(0, 0, 0)
+    return out
+  }
+}
+
 /**
  * Registers the training kernels the wasm backend lacks (`Conv2DBackpropFilter`) and replaces its slow
  * `Conv2DBackpropInput`, once; later calls do nothing. Returns the kernel names this call registered. Import `@tensorflow/tfjs-backend-wasm`
@@ -152,10 +210,10 @@ export const conv2DBackpropInputConfig: KernelConfig = {
  */
 export const registerWasmTrainingKernels = (): ReadonlyArray<string> => {
   const registered: Array<string> = []
-  for (const config of [conv2DBackpropFilterConfig, conv2DBackpropInputConfig]) {
+  for (const config of [conv2DBackpropFilterConfig, conv2DBackpropInputConfig, tileConfig]) {
     const current = getKernel(config.kernelName, "wasm")
     if (current?.kernelFunc === config.kernelFunc) continue
-    // The stock input gradient exists but is slow: ours replaces it.
+    // The stock input gradient and Tile exist but are slow: ours replace them.
     if (current !== undefined) unregisterKernel(config.kernelName, "wasm")
     registerKernel(config)
     registered.push(config.kernelName)

@@ -5,7 +5,7 @@ import "@tensorflow/tfjs-backend-wasm"
 // tfjs-core registers no op gradients on its own (the union package does).
 import "@tensorflow/tfjs-core/dist/register_all_gradients.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { registerWasmTrainingKernels } from "../src/index.ts"
+import { registerWasmTrainingKernels, tileConfig } from "../src/index.ts"
 
 let previous = ""
 beforeAll(async () => {
@@ -59,10 +59,11 @@ const expectWasmMatchesCpu = async (c: Case, kernel: string, inputs: Record<stri
 const size = (shape: ReadonlyArray<number>) => shape.reduce((a, b) => a * b, 1)
 
 describe("wasm training kernels", () => {
-  it("adds the missing filter gradient, replaces the input gradient, once", () => {
+  it("adds the missing filter gradient, replaces the input gradient and Tile, once", () => {
     expect(tf.getKernel("Conv2DBackpropFilter", "wasm") === undefined || registerWasmTrainingKernels().length === 0).toBe(true)
     registerWasmTrainingKernels()
     expect(tf.getKernel("Conv2DBackpropFilter", "wasm")).toBeDefined()
+    expect(tf.getKernel("Tile", "wasm")?.kernelFunc).toBe(tileConfig.kernelFunc)
     expect(registerWasmTrainingKernels()).toEqual([])
   })
 
@@ -111,5 +112,37 @@ describe("wasm training kernels", () => {
     const wasm = await gradOn("wasm")
     const scale = Math.max(...cpu.map(Math.abs))
     cpu.forEach((v, i) => expect(Math.abs(v - wasm[i]!) / scale).toBeLessThan(1e-5))
+  })
+
+  it("Tile (the replacement) equals the cpu backend's, bit for bit, for float32, int32 and bool, every rank and reps", async () => {
+    registerWasmTrainingKernels()
+    const tileCases: Array<[Array<number>, Array<number>]> = [
+      [[1, 1, 1, 8], [6, 5, 4, 1]], // a batch-norm gradient's broadcast
+      [[2, 3, 4], [3, 1, 2]],
+      [[3, 1, 2, 1], [1, 4, 1, 3]],
+      [[5], [4]],
+      [[2, 3], [1, 1]],
+      [[2, 1, 3, 1, 2], [2, 3, 1, 2, 2]],
+      [[0, 3], [2, 2]], // empty
+      [[], []] // scalar
+    ]
+    for (const [shape, reps] of tileCases) {
+      for (const dtype of ["float32", "int32", "bool"] as const) {
+        const n = size(shape)
+        const data = dtype === "float32" ? values(n, n + 3) : Int32Array.from({ length: n }, (_v, i) => (dtype === "bool" ? (i * 7) % 3 === 0 ? 1 : 0 : i * 13 - 40))
+        const on = async (backend: string) => {
+          await tf.setBackend(backend)
+          const t = tf.tensor(data, shape, dtype)
+          const before = tf.memory().numTensors
+          const out = tf.tile(t, reps)
+          const result = { shape: out.shape, values: Array.from(out.dataSync()), dtype: out.dtype }
+          out.dispose()
+          const leaked = tf.memory().numTensors - before
+          t.dispose()
+          return { ...result, leaked }
+        }
+        expect({ shape, reps, dtype, ...(await on("wasm")) }).toEqual({ shape, reps, dtype, ...(await on("cpu")) })
+      }
+    }
   })
 })
