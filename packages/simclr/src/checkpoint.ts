@@ -83,6 +83,8 @@ export interface CheckpointContents {
   readonly step: number
   readonly model: tfl.LayersModel
   readonly optimizerState: OptimizerState
+  /** Weights outside the model saved with it (the online probe's `head_supervised/…`). */
+  readonly extraWeights?: Readonly<Record<string, tf.Tensor>> | undefined
   readonly position?: StreamPosition | undefined
   /** Any JSON-serialisable run state (seeds, counters, the last metrics). */
   readonly state?: unknown
@@ -93,15 +95,19 @@ const NAME = /^step-(\d{8,})$/
 
 const folderName = (step: number): string => `step-${String(step).padStart(8, "0")}`
 
-/** Every weight of the model by its name; two weights with one name are an error. */
-const modelWeights = (model: tfl.LayersModel): Map<string, tf.Tensor> => {
+/** Every weight of the model (and the extra weights) by its name; two weights with one name are an error. */
+const modelWeights = (model: tfl.LayersModel, extra: Readonly<Record<string, tf.Tensor>> = {}): Map<string, tf.Tensor> => {
   const out = new Map<string, tf.Tensor>()
-  for (const w of model.weights) {
-    if (out.has(w.originalName)) throw new Error(`two weights are named "${w.originalName}"`)
-    out.set(w.originalName, w.read())
+  const named: Array<[string, tf.Tensor]> = [...model.weights.map((w): [string, tf.Tensor] => [w.originalName, w.read()]), ...Object.entries(extra)]
+  for (const [name, t] of named) {
+    if (out.has(name)) throw new Error(`two weights are named "${name}"`)
+    out.set(name, t)
   }
   return out
 }
+
+/** The prefix of the online probe's weights, which a checkpoint may hold besides the model's. */
+const PROBE_PREFIX = "head_supervised/"
 
 /**
  * Writes a checkpoint into `dir` (created if needed) atomically, then deletes all but the newest
@@ -117,7 +123,7 @@ export const writeCheckpoint = (dir: string, contents: CheckpointContents, keep 
     // Read every tensor now (synchronously), so training can go on while the files are written.
     const serialised = yield* Effect.try({
       try: () => {
-        const tensors: Array<[string, tf.Tensor]> = [...modelWeights(contents.model)].map(([n, t]) => [`model/${n}`, t])
+        const tensors: Array<[string, tf.Tensor]> = [...modelWeights(contents.model, contents.extraWeights)].map(([n, t]) => [`model/${n}`, t])
         const slotNames = Object.keys(contents.optimizerState.slots)
         for (const slot of slotNames) {
           for (const [n, t] of Object.entries(contents.optimizerState.slots[slot]!)) tensors.push([`slot/${slot}/${n}`, t])
@@ -233,16 +239,19 @@ export const readLatestCheckpoint = (dir: string): Effect.Effect<Option.Option<C
   })
 
 /**
- * Sets the model's weights from a checkpoint and returns the optimiser state (new tensors the caller
- * owns). Every weight of the model must be in the checkpoint with its shape, and nothing else.
+ * Sets the model's weights (and `extraWeights`, e.g. the online probe's) from a checkpoint and returns
+ * the optimiser state (new tensors the caller owns). Every weight must be in the checkpoint with its
+ * shape, and nothing else, except that without `extraWeights` a saved online probe is ignored (with its
+ * optimiser slots), so an encoder can be loaded without it.
  *
  * @category checkpoints
  * @since 0.1.0
  */
-export const restoreCheckpoint = (checkpoint: Checkpoint, model: tfl.LayersModel): OptimizerState => {
-  const weights = modelWeights(model)
+export const restoreCheckpoint = (checkpoint: Checkpoint, model: tfl.LayersModel, extraWeights?: Readonly<Record<string, tf.Variable>>): OptimizerState => {
+  const weights = modelWeights(model, extraWeights)
   const missing = [...weights.keys()].filter((n) => !checkpoint.weights.has(n))
-  const unexpected = [...checkpoint.weights.keys()].filter((n) => !weights.has(n))
+  // Without extraWeights, the online probe's weights are not asked for and are left in the file.
+  const unexpected = [...checkpoint.weights.keys()].filter((n) => !weights.has(n) && !(extraWeights === undefined && n.startsWith(PROBE_PREFIX)))
   if (missing.length > 0 || unexpected.length > 0) {
     throw new CheckpointError({ path: checkpoint.path, reason: `does not fit the model: missing ${JSON.stringify(missing)}, unexpected ${JSON.stringify(unexpected)}` })
   }
@@ -260,7 +269,8 @@ export const restoreCheckpoint = (checkpoint: Checkpoint, model: tfl.LayersModel
   }
   const slots: Record<string, Record<string, tf.Tensor>> = {}
   for (const [slot, entries] of checkpoint.slots) {
-    slots[slot] = Object.fromEntries([...entries].map(([n, v]) => [n, tf.tensor(v.values, v.shape as Array<number>)]))
+    const wanted = [...entries].filter(([n]) => weights.has(n))
+    slots[slot] = Object.fromEntries(wanted.map(([n, v]) => [n, tf.tensor(v.values, v.shape as Array<number>)]))
   }
   return { step: checkpoint.optimizerStep, slots }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `simclr` command: `pretrain`, `linear-eval`, `knn`, `finetune`, `embed` and `export` so far
- * (`demo` follows). Each command is a thin shell over the exported functions.
+ * The `simclr` command: `demo`, `pretrain`, `linear-eval`, `knn`, `finetune`, `embed` and `export`. Each
+ * command is a thin shell over the exported functions.
  *
  * @since 0.1.0
  */
@@ -16,11 +16,12 @@ import { dirname, join } from "node:path"
 import { type BackendChoice, selectBackend } from "./backend.ts"
 import { nodeServices } from "./cli/nodeServices.ts"
 import { decodePretrainConfig, InvalidConfigError, type PresetId, pretrainPresets } from "./config.ts"
+import { demo, formatDemoTable } from "./demo.ts"
 import { type Accuracy, knnEvaluate, linearProbeAccuracy, trainLinearProbe } from "./evaluate.ts"
 import { extractFeatures, type Features } from "./extractFeatures.ts"
 import { finetune, finetuneDefaults } from "./finetune.ts"
 import { loadRun, readRunConfig } from "./loadRun.ts"
-import { pretrain, type StepMetrics } from "./pretrain.ts"
+import { pretrain, type PretrainConfig, type StepMetrics } from "./pretrain.ts"
 import { resolveData } from "./resolveData.ts"
 import { writeNpy } from "./writeNpy.ts"
 
@@ -51,8 +52,64 @@ const duration = (seconds: number): string => {
 /** One progress line; the ETA comes from the recent images/s and the steps left. */
 const progressLine = (m: StepMetrics, total: number | undefined, batchSize: number): string => {
   const eta = total === undefined || m.imagesPerSecond <= 0 ? "" : `  ETA ${duration(((total - m.step) * batchSize) / m.imagesPerSecond)}`
-  return `epoch ${m.epoch} step ${m.step}${total === undefined ? "" : `/${total}`}  loss ${m.loss.toFixed(4)}  acc ${m.contrastiveAccuracy.toFixed(3)}  lr ${m.learningRate.toExponential(2)}  ${m.imagesPerSecond.toFixed(1)} img/s${eta}`
+  const probe = m.probeAccuracy === undefined ? "" : `  probe ${m.probeAccuracy.toFixed(3)}`
+  return `epoch ${m.epoch} step ${m.step}${total === undefined ? "" : `/${total}`}  loss ${m.loss.toFixed(4)}  acc ${m.contrastiveAccuracy.toFixed(3)}${probe}  lr ${m.learningRate.toExponential(2)}  ${m.imagesPerSecond.toFixed(1)} img/s${eta}`
 }
+
+/**
+ * Runs `run` with Ctrl-C wired to a clean stop (checkpoint, then exit) and a progress line: rewritten in
+ * place on a terminal, every 10 steps otherwise.
+ */
+const withProgress = <A, E, R>(
+  config: PretrainConfig,
+  stepsPerEpoch: number | undefined,
+  run: (progress: { readonly shouldStop: () => boolean; readonly onStep: (m: StepMetrics) => void }) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => {
+  let stop = false
+  const onSigint = () => {
+    if (stop) process.exit(130)
+    stop = true
+    process.stderr.write("\nstopping after this step (Ctrl-C again to quit at once)…\n")
+  }
+  const tty = process.stderr.isTTY === true
+  const total = stepsPerEpoch === undefined ? undefined : Math.min(stepsPerEpoch * config.epochs, config.maxSteps ?? Infinity)
+  return Effect.acquireUseRelease(
+    Effect.sync(() => process.on("SIGINT", onSigint)),
+    () =>
+      run({
+        shouldStop: () => stop,
+        onStep: (m) => {
+          if (tty) process.stderr.write(`\r${progressLine(m, total, config.batchSize)}   `)
+          else if (m.step % 10 === 0 || m.step === 1) process.stderr.write(`${progressLine(m, total, config.batchSize)}\n`)
+        }
+      }),
+    () =>
+      Effect.sync(() => {
+        process.off("SIGINT", onSigint)
+        if (tty) process.stderr.write("\n")
+      })
+  )
+}
+
+const demoCommand = Command.make(
+  "demo",
+  {
+    out: Flag.String("out").pipe(Flag.withDefault("runs/demo"), Flag.withDescription("run folder; re-running resumes or re-scores (default runs/demo)")),
+    epochs: optionalInt("epochs", `pre-training epochs (default ${pretrainPresets.demo().epochs})`),
+    trainImages: Flag.Int("train-images").pipe(Flag.withDefault(5000), Flag.withDescription("synthetic images to pre-train on (default 5000)")),
+    backend: backendFlag
+  },
+  (flags) =>
+    Effect.gen(function*() {
+      yield* useBackend(flags.backend)
+      const epochs = pick(flags.epochs)
+      const config = yield* decodePretrainConfig({ ...pretrainPresets.demo(), ...(epochs === undefined ? {} : { epochs }) }, "--epochs")
+      const result = yield* withProgress(config, Math.floor(flags.trainImages / config.batchSize), (progress) =>
+        demo({ out: flags.out, config, trainImages: flags.trainImages, onPhase: (phase) => process.stderr.write(`${phase}…\n`), ...progress }))
+      process.stdout.write(`\n${formatDemoTable(result)}\n\n`)
+      yield* Effect.log(`demo finished in ${duration(result.seconds)} (pre-training ${duration(result.pretrain.seconds)}, ${result.pretrain.steps} steps); results in ${join(flags.out, "demo.json")}`)
+    })
+).pipe(Command.withDescription("Pre-train the demo preset on synthetic shapes, then compare it with random init and raw pixels"))
 
 const pretrainCommand = Command.make(
   "pretrain",
@@ -99,25 +156,8 @@ const pretrainCommand = Command.make(
       if (learningRate !== undefined) merged["optimizer"] = { ...(merged["optimizer"] as object), learningRate }
       const config = yield* decodePretrainConfig(merged, "flags and config")
       const source = yield* resolveData(flags.data, { imageSize: config.imageSize })
-      let stop = false
-      const onSigint = () => {
-        if (stop) process.exit(130)
-        stop = true
-        process.stderr.write("\nstopping after this step (Ctrl-C again to quit at once)…\n")
-      }
-      process.on("SIGINT", onSigint)
-      const tty = process.stderr.isTTY === true
       const perEpoch = source._tag === "IndexedSource" ? Math.floor(source.size / config.batchSize) : undefined
-      const total = perEpoch === undefined ? undefined : Math.min(perEpoch * config.epochs, config.maxSteps ?? Infinity)
-      const result = yield* pretrain(source, config, {
-        out: flags.out,
-        shouldStop: () => stop,
-        onStep: (m) => {
-          if (tty) process.stderr.write(`\r${progressLine(m, total, config.batchSize)}   `)
-          else if (m.step % 10 === 0 || m.step === 1) process.stderr.write(`${progressLine(m, total, config.batchSize)}\n`)
-        }
-      }).pipe(Effect.ensuring(Effect.sync(() => process.off("SIGINT", onSigint))))
-      if (tty) process.stderr.write("\n")
+      const result = yield* withProgress(config, perEpoch, (progress) => pretrain(source, config, { out: flags.out, ...progress }))
       yield* Effect.log(`${result.ending}: ${result.steps} steps in ${result.seconds.toFixed(1)} s; checkpoint ${result.checkpoint ?? "none"}`)
     })
 ).pipe(Command.withDescription("Pre-train a SimCLR encoder on unlabeled images"))
@@ -285,7 +325,7 @@ const exportCommand = Command.make(
 
 const app = Command.make("simclr").pipe(
   Command.withDescription("SimCLR for TensorFlow.js"),
-  Command.withSubcommands([pretrainCommand, linearEvalCommand, knnCommand, finetuneCommand, embedCommand, exportCommand])
+  Command.withSubcommands([demoCommand, pretrainCommand, linearEvalCommand, knnCommand, finetuneCommand, embedCommand, exportCommand])
 )
 
 const main = Command.run(app, { version: "0.0.0" }).pipe(Effect.provide(nodeServices(process.argv.slice(2))))

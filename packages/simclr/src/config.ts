@@ -72,7 +72,8 @@ export const PretrainConfigSchema = Schema.Struct({
   decodeConcurrency: Schema.optionalKey(Count(1)),
   decodeCache: Schema.optionalKey(Schema.String),
   maxSteps: Schema.optionalKey(Count(1)),
-  examplesPerEpoch: Schema.optionalKey(Count(1))
+  examplesPerEpoch: Schema.optionalKey(Count(1)),
+  linearProbe: Schema.optionalKey(Schema.Boolean)
 })
 
 /**

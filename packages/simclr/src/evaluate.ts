@@ -127,6 +127,13 @@ export interface LinearProbeOptions {
   readonly weightDecay?: number
   /** Seeds the initialisation and the per-epoch order; default 0. */
   readonly seed?: number
+  /**
+   * Standardise each feature to zero mean and unit variance over the training set before training (the
+   * statistics are folded into the returned kernel and bias, so the probe applies to raw features).
+   * Features of very different scales (raw pixels, an untrained encoder) then train at one learning
+   * rate, like a BatchNorm without affine parameters in front of the classifier. Default false (official).
+   */
+  readonly standardize?: boolean
 }
 
 /**
@@ -159,19 +166,28 @@ export const trainLinearProbe = (features: tf.Tensor2D, labels: Int32Array, opti
   const seed = options.seed ?? 0
   const optimizer = sgd({ momentum: options.momentum ?? 0.9, weightDecay: options.weightDecay ?? 0, excludeFromWeightDecay: (name) => name.endsWith("/bias") })
   const lr = warmupCosine({ learningRate: options.learningRate ?? 0.1, scaling: "linear", batchSize, examples: n, epochs, warmupEpochs: 0 })
+  // Batches are assembled in JavaScript from one read-back: a per-step tf.gather costs more than the
+  // training itself on wasm (its GatherV2 is slow), and the rows are the same.
+  const values = features.dataSync() as Float32Array
+  const { rows, mean, scale } = options.standardize === true ? standardized(values, n, d) : { rows: values, mean: undefined, scale: undefined }
+  const xs = new Float32Array(batchSize * d)
+  const ys = new Float32Array(batchSize * c)
   let weights: Record<string, tf.Tensor> = { "linear/kernel": tf.zeros([d, c]), "linear/bias": tf.zeros([c]) }
   let state = optimizer.init(weights)
-  const labelTensor = tf.tensor1d(labels, "int32")
   let step = 0
   for (let epoch = 0; epoch < epochs; epoch++) {
     const order = new Random(seed, epoch).permutation(n)
     for (let start = 0; start + batchSize <= n; start += batchSize) {
+      ys.fill(0)
+      for (let i = 0; i < batchSize; i++) {
+        const row = order[start + i]!
+        xs.set(rows.subarray(row * d, row * d + d), i * d)
+        ys[i * c + labels[row]!] = 1
+      }
       const grads = tf.tidy(() => {
-        const idx = tf.tensor1d(order.slice(start, start + batchSize), "int32")
-        const x = tf.gather(features, idx)
-        const y = tf.oneHot(tf.gather(labelTensor, idx), c)
+        const x = tf.tensor2d(xs, [batchSize, d])
         const logits = tf.add(tf.matMul(x, weights["linear/kernel"]!), weights["linear/bias"]!)
-        const g = tf.div(tf.sub(tf.softmax(logits), y), batchSize)
+        const g = tf.div(tf.sub(tf.softmax(logits), tf.tensor2d(ys, [batchSize, c])), batchSize)
         return { "linear/kernel": tf.matMul(x, g, true, false), "linear/bias": tf.sum(g, 0) }
       })
       const next = optimizer.update(weights, grads, state, lr(step))
@@ -182,9 +198,41 @@ export const trainLinearProbe = (features: tf.Tensor2D, labels: Int32Array, opti
       step++
     }
   }
-  labelTensor.dispose()
   disposeState(state)
-  return { kernel: weights["linear/kernel"] as tf.Tensor2D, bias: weights["linear/bias"] as tf.Tensor1D }
+  const kernel = weights["linear/kernel"] as tf.Tensor2D
+  const bias = weights["linear/bias"] as tf.Tensor1D
+  if (mean === undefined || scale === undefined) return { kernel, bias }
+  // ((x − μ) / σ)·W + b = x·(W / σ) + (b − (μ / σ)·W)
+  const folded = tf.tidy(() => {
+    const w = tf.mul(kernel, tf.tensor2d(scale, [d, 1]))
+    return { kernel: w as tf.Tensor2D, bias: tf.sub(bias, tf.reshape(tf.matMul(tf.tensor2d(mean, [1, d]), w), [c])) as tf.Tensor1D }
+  })
+  tf.dispose([kernel, bias])
+  return folded
+}
+
+/** Rows standardised per column (statistics in float64), with the mean and 1 / σ (1 for constant columns). */
+const standardized = (values: Float32Array, n: number, d: number) => {
+  const sum = new Float64Array(d)
+  const squares = new Float64Array(d)
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < d; j++) {
+      const v = values[i * d + j]!
+      sum[j]! += v
+      squares[j]! += v * v
+    }
+  }
+  const mean = new Float32Array(d)
+  const scale = new Float32Array(d)
+  for (let j = 0; j < d; j++) {
+    const m = sum[j]! / n
+    const variance = Math.max(0, squares[j]! / n - m * m)
+    mean[j] = m
+    scale[j] = variance > 1e-12 ? 1 / Math.sqrt(variance) : 1
+  }
+  const rows = new Float32Array(n * d)
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) rows[i * d + j] = (values[i * d + j]! - mean[j]!) * scale[j]!
+  return { rows, mean, scale }
 }
 
 /**

@@ -45,12 +45,17 @@ export interface ExtractOptions {
 
 /**
  * Runs every image of `source` (in order, once) through `model` in inference mode and collects one
- * feature row per image.
+ * feature row per image. `model` may also be a plain function of the image batch (NHWC in [0, 1]), e.g.
+ * `(x) => x` for raw pixels.
  *
  * @category evaluation
  * @since 0.1.0
  */
-export const extractFeatures = <E>(model: tfl.LayersModel, source: SourceLike<E>, options: ExtractOptions): Effect.Effect<Features, E | DataStreamError> =>
+export const extractFeatures = <E>(
+  model: tfl.LayersModel | ((images: tf.Tensor4D) => tf.Tensor),
+  source: SourceLike<E>,
+  options: ExtractOptions
+): Effect.Effect<Features, E | DataStreamError> =>
   Effect.gen(function*() {
     const rows: Array<Float32Array> = []
     const labels: Array<number> = []
@@ -72,7 +77,7 @@ export const extractFeatures = <E>(model: tfl.LayersModel, source: SourceLike<E>
         Effect.sync(() => {
           const { images, labels: batchLabels } = toTensors(batch)
           const features = tf.tidy(() => {
-            const out = model.predict(images, { batchSize: batch.size })
+            const out = typeof model === "function" ? model(images) : model.predict(images, { batchSize: batch.size })
             const chosen = Array.isArray(out) ? out[output]! : out
             return tf.reshape(chosen, [batch.size, -1])
           })

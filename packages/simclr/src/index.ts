@@ -7,6 +7,7 @@
  */
 export { BACKEND_CHOICES, type BackendChoice, BackendUnavailableError, type SelectedBackend, selectBackend } from "./backend.ts"
 export { type Checkpoint, type CheckpointContents, CheckpointError, readLatestCheckpoint, restoreCheckpoint, writeCheckpoint } from "./checkpoint.ts"
+export { demo, type DemoOptions, type DemoResult, formatDemoTable, type RepresentationScore } from "./demo.ts"
 export { finetune, type FinetuneConfig, finetuneDefaults, type FinetuneResult } from "./finetune.ts"
 export { labelSubset, type LabelSubsetOptions } from "./labelSubset.ts"
 export { decodePretrainConfig, InvalidConfigError, PretrainConfigSchema, type PresetId, pretrainPresets, viewConfigOf } from "./config.ts"

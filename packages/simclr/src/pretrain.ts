@@ -22,7 +22,7 @@ import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { viewConfigOf } from "./config.ts"
 import { type CheckpointError, readLatestCheckpoint, restoreCheckpoint, writeCheckpoint } from "./checkpoint.ts"
-import { adam, adamw, disposeState, lars, type Optimizer, type OptimizerState, sgd } from "./optimizers.ts"
+import { adam, adamw, disposeState, isNormOrBias, lars, type Optimizer, type OptimizerState, sgd } from "./optimizers.ts"
 import { type LearningRateScaling, warmupCosine } from "./schedules.ts"
 import { resolveSource } from "./internal/resolveSource.ts"
 import { NonFiniteLoss, simclrStep, trainableWeights } from "./simclrStep.ts"
@@ -77,6 +77,12 @@ export interface PretrainConfig {
   readonly maxSteps?: number
   /** Images per epoch, for the schedule, when the source cannot tell (an iterable); indexed sources know. */
   readonly examplesPerEpoch?: number
+  /**
+   * Train a linear classifier on stop-gradient h alongside, when the source has labels (official
+   * `lineareval_while_pretraining`, default true): its accuracy in `metrics.jsonl` shows how linearly
+   * separable the features are becoming, at no cost to the pre-training. Unlabeled sources skip it.
+   */
+  readonly linearProbe?: boolean
 }
 
 /**
@@ -94,6 +100,9 @@ export interface StepMetrics {
   readonly learningRate: number
   readonly imagesPerSecond: number
   readonly skippedImages: number
+  /** The online linear probe's cross-entropy and top-1 accuracy on this batch (both views), when it runs. */
+  readonly probeLoss?: number
+  readonly probeAccuracy?: number
 }
 
 /**
@@ -153,7 +162,8 @@ export class RunFolderError extends Data.TaggedError("RunFolderError")<{
 export const makeOptimizer = (c: OptimizerConfig): Optimizer => {
   switch (c.name) {
     case "lars":
-      return lars({ momentum: c.momentum ?? 0.9, weightDecay: c.weightDecay })
+      // The official LARS leaves the online probe (head_supervised) out of weight decay and adaptation.
+      return lars({ momentum: c.momentum ?? 0.9, weightDecay: c.weightDecay, excludeFromWeightDecay: (n) => isNormOrBias(n) || n.startsWith("head_supervised/") })
     case "sgd":
       return sgd({ momentum: c.momentum ?? 0.9, weightDecay: c.weightDecay })
     case "adam":
@@ -228,12 +238,25 @@ export const pretrain = <E>(
         catch: (error) => new RunFolderError({ path: out, reason: error instanceof Error ? error.message : String(error) })
       })
 
+      const src = yield* resolveSource(source)
       const { model } = yield* Effect.acquireRelease(
         Effect.sync(() => buildSimclrModel(config)),
         (built) => Effect.sync(() => built.model.dispose())
       )
+      // The online probe: zero-initialised linear classifier on h, when there are classes to learn.
+      const classes = src.classes?.length ?? 0
+      const probeWeights = config.linearProbe !== false && classes >= 2
+        ? yield* Effect.acquireRelease(
+          Effect.sync(() => {
+            const dim = model.outputs[0]!.shape[1] as number
+            // In a tidy, so the zero tensors the variables start from are freed.
+            return tf.tidy(() => ({ "head_supervised/kernel": tf.variable(tf.zeros([dim, classes])), "head_supervised/bias": tf.variable(tf.zeros([classes])) }))
+          }),
+          (weights) => Effect.sync(() => tf.dispose(Object.values(weights)))
+        )
+        : undefined
       const optimizer = makeOptimizer(config.optimizer)
-      let state: OptimizerState = optimizer.init(trainableWeights(model))
+      let state: OptimizerState = optimizer.init({ ...trainableWeights(model), ...probeWeights })
       yield* Effect.addFinalizer(() => Effect.sync(() => disposeState(state)))
 
       let step = 0
@@ -242,7 +265,7 @@ export const pretrain = <E>(
       const latest = yield* readLatestCheckpoint(checkpoints)
       if (Option.isSome(latest)) {
         const restored = yield* Effect.try({
-          try: () => restoreCheckpoint(latest.value, model),
+          try: () => restoreCheckpoint(latest.value, model, probeWeights),
           catch: (error) => error as CheckpointError
         })
         disposeState(state)
@@ -253,8 +276,6 @@ export const pretrain = <E>(
         yield* Effect.log(`resuming from ${latest.value.path} (step ${step})`)
       }
       const resumedFrom = Option.isSome(latest) ? step : undefined
-
-      const src = yield* resolveSource(source)
       const examples = src._tag === "IndexedSource" ? src.size : config.examplesPerEpoch
       if (examples === undefined) {
         return yield* new RunFolderError({ path: out, reason: `examplesPerEpoch: ${src.name} is read front to back and cannot tell its size; set examplesPerEpoch for the schedule` })
@@ -275,7 +296,7 @@ export const pretrain = <E>(
 
       const save = (at: StreamPosition | undefined) =>
         Effect.map(
-          writeCheckpoint(checkpoints, { step, model, optimizerState: state, position: at, state: { step }, config }, keep),
+          writeCheckpoint(checkpoints, { step, model, extraWeights: probeWeights, optimizerState: state, position: at, state: { step }, config }, keep),
           (path) => {
             lastCheckpoint = path
             return path
@@ -305,7 +326,13 @@ export const pretrain = <E>(
             const lr = learningRate(step)
             const views = makeTwoViews(batch, augment, config.seed)
             const result = yield* Effect.try({
-              try: () => simclrStep(model, [views.view1, views.view2], state, { temperature: config.temperature, optimizer, learningRate: lr }),
+              try: () =>
+                simclrStep(model, [views.view1, views.view2], state, {
+                  temperature: config.temperature,
+                  optimizer,
+                  learningRate: lr,
+                  ...(probeWeights === undefined || batch.labels === undefined ? {} : { probe: { weights: probeWeights, labels: batch.labels } })
+                }),
               catch: (error) => error
             }).pipe(
               Effect.catch((error) =>
@@ -327,7 +354,8 @@ export const pretrain = <E>(
                 contrastiveEntropy: result.contrastiveEntropy,
                 learningRate: lr,
                 imagesPerSecond: (1000 * windowImages) / Math.max(1e-9, now - windowStart),
-                skippedImages: batch.stats.skipped
+                skippedImages: batch.stats.skipped,
+                ...(result.probeAccuracy === undefined ? {} : { probeLoss: result.probeLoss!, probeAccuracy: result.probeAccuracy })
               }
               windowStart = now
               windowImages = 0

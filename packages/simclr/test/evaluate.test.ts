@@ -1,4 +1,4 @@
-import { randomNormal, useLeakCheck } from "@simclr/test-utils"
+import { expectAllclose, randomNormal, useLeakCheck } from "@simclr/test-utils"
 import * as tf from "@tensorflow/tfjs-core"
 import { describe, expect, it } from "vitest"
 import { accuracyOf, knnEvaluate, knnScores, linearProbeAccuracy, trainLinearProbe } from "../src/index.ts"
@@ -73,5 +73,24 @@ describe("linear probe (official linear evaluation)", () => {
     const again = trainLinearProbe(a.x, a.labels, options)
     expect(Array.from(again.kernel.dataSync())).toEqual(Array.from(probe.kernel.dataSync()))
     tf.dispose([a.x, b.x, probe.kernel, probe.bias, again.kernel, again.bias])
+  })
+
+  it("standardize: trains on (x − μ)/σ and folds μ, σ into the probe (logits equal training on standardised features)", () => {
+    // Columns on very different scales and offsets; the reference standardises with tf.moments.
+    const raw = clusters(30, 3, 6, 5)
+    const x = tf.tidy(() => tf.add(tf.mul(raw.x, tf.tensor1d([1000, 0.01, 1, 50, 3, 0.2])), tf.tensor1d([5, -2, 0, 100, 1, 0])) as tf.Tensor2D)
+    const reference = tf.tidy(() => {
+      const { mean, variance } = tf.moments(x, 0)
+      return tf.div(tf.sub(x, mean), tf.sqrt(variance)) as tf.Tensor2D
+    })
+    const options = { classes: 3, epochs: 5, batchSize: 16, seed: 2 }
+    const folded = trainLinearProbe(x, raw.labels, { ...options, standardize: true })
+    const plain = trainLinearProbe(reference, raw.labels, options)
+    const logits = tf.tidy(() => tf.add(tf.matMul(x, folded.kernel), folded.bias))
+    const expected = tf.tidy(() => tf.add(tf.matMul(reference, plain.kernel), plain.bias))
+    // float32 through different roundings of the standardised rows: 1e-4 relative on logits of order 1–10.
+    expectAllclose(logits, expected, { rtol: 1e-4, atol: 1e-4 })
+    expect(linearProbeAccuracy(folded, x, raw.labels).top1).toBeGreaterThanOrEqual(0.95)
+    tf.dispose([raw.x, x, reference, folded.kernel, folded.bias, plain.kernel, plain.bias, logits, expected])
   })
 })

@@ -47,6 +47,11 @@ describe("pretrain", () => {
       const reference = metrics(full)
       assert.deepStrictEqual(reference.map((m) => m.step), [1, 2, 3, 4, 5, 6, 7, 8])
       for (const m of reference) assert.isTrue(Number.isFinite(m.loss) && m.learningRate >= 0 && m.imagesPerSecond > 0)
+      // The online linear probe ran on the synthetic labels (10 classes) and is saved with the model.
+      for (const m of reference) assert.isTrue(m.probeAccuracy! >= 0 && m.probeAccuracy! <= 1 && m.probeLoss! > 0)
+      const saved = Option.getOrThrow(yield* readLatestCheckpoint(join(full, "checkpoints")))
+      assert.deepStrictEqual(saved.weights.get("head_supervised/kernel")?.shape, [32, 10])
+      assert.deepStrictEqual(saved.slots.get("momentum")?.get("head_supervised/bias")?.shape, [10])
 
       const split = join(root, "split")
       // The first run warmed tfjs-layers' cached constants; from here the count must stay flat.
@@ -127,7 +132,8 @@ describe("pretrain", () => {
       const fine = Option.getOrThrow(yield* readLatestCheckpoint(join(out, "checkpoints")))
       // Frozen: every encoder kernel as pre-trained. Trained: the classifier moved away from its initialisation.
       for (const [name, w] of pre.weights) {
-        if (name.endsWith("/kernel") && !name.startsWith("projection_head")) assert.deepStrictEqual(Array.from(fine.weights.get(name)!.values), Array.from(w.values), name)
+        // (head_supervised/… is pre-training's online probe, not part of the fine-tuned model.)
+        if (name.endsWith("/kernel") && !name.startsWith("projection_head") && !name.startsWith("head_supervised/")) assert.deepStrictEqual(Array.from(fine.weights.get(name)!.values), Array.from(w.values), name)
       }
       const classifier = fine.weights.get("head_supervised.dense/kernel")!
       const initial = supervisedHead(10, { inputDim: 32, seed: 0 })

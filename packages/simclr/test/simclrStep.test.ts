@@ -1,6 +1,6 @@
 import { projectionHead, simclrModel } from "@simclr/heads"
 import { ntXent } from "@simclr/losses"
-import { randomUniform, useLeakCheck } from "@simclr/test-utils"
+import { expectAllclose, randomUniform, useLeakCheck } from "@simclr/test-utils"
 import * as tf from "@tensorflow/tfjs-core"
 import "@tensorflow/tfjs-core/dist/register_all_gradients.js"
 import * as tfl from "@tensorflow/tfjs-layers"
@@ -141,5 +141,43 @@ describe("simclrStep", () => {
     disposeState(state)
     bad.dispose()
     dispose()
+  })
+
+  it("online probe: the encoder and head move exactly as without it; the probe takes −lr·hᵀ(softmax − onehot)/M over labeled images of both views", () => {
+    const views = [randomUniform([3, 8, 8, 3], 21), randomUniform([3, 8, 8, 3], 22)] as [tf.Tensor4D, tf.Tensor4D]
+    const labels = new Int32Array([2, -1, 0]) // the second image is unlabeled: left out (M = 4 of 6 rows)
+    const optimizer = sgd({ momentum: 0 })
+    const lr = 0.5
+
+    const plain = build(4)
+    const plainState = optimizer.init(trainableWeights(plain.model))
+    const without = simclrStep(plain.model, views, plainState, { temperature: 0.5, optimizer, learningRate: lr })
+
+    const probed = build(4)
+    // h before the step, both views (batch norm in training mode: batch statistics, as the step sees them).
+    const h = tf.tidy(() => (probed.model.apply(tf.concat(views, 0), { training: true }) as Array<tf.Tensor>)[0]!)
+    const rows = h.arraySync() as Array<Array<number>>
+    const weights = tf.tidy(() => ({ "head_supervised/kernel": tf.variable(tf.zeros([4, 3])), "head_supervised/bias": tf.variable(tf.zeros([3])) }))
+    const probedState = optimizer.init({ ...trainableWeights(probed.model), ...weights })
+    const withProbe = simclrStep(probed.model, views, probedState, { temperature: 0.5, optimizer, learningRate: lr, probe: { weights, labels } })
+
+    expect(snapshot(probed.model)).toEqual(snapshot(plain.model))
+    expect(withProbe.loss).toBe(without.loss)
+    // Zero weights: uniform softmax 1/3, cross-entropy ln 3, accuracy of argmax (class 0 on ties) = share of label 0.
+    expect(withProbe.probeLoss).toBeCloseTo(Math.log(3), 6)
+    expect(withProbe.probeAccuracy).toBe(2 / 4)
+    const both = [...labels, ...labels]
+    const kernel = [0, 1, 2, 3].map((d) =>
+      [0, 1, 2].map((c) => -lr * both.reduce((sum, l, i) => (l < 0 ? sum : sum + rows[i]![d]! * (1 / 3 - (l === c ? 1 : 0))), 0) / 4)
+    )
+    const bias = [0, 1, 2].map((c) => -lr * both.reduce((sum, l) => (l < 0 ? sum : sum + (1 / 3 - (l === c ? 1 : 0))), 0) / 4)
+    expectAllclose(weights["head_supervised/kernel"], kernel, { rtol: 1e-5, atol: 1e-7 })
+    expectAllclose(weights["head_supervised/bias"], bias, { rtol: 1e-5, atol: 1e-7 })
+
+    disposeState(without.state)
+    disposeState(withProbe.state)
+    tf.dispose([...views, h, ...Object.values(weights)])
+    plain.dispose()
+    probed.dispose()
   })
 })

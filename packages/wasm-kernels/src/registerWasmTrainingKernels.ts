@@ -177,8 +177,8 @@ export const tileConfig: KernelConfig = {
       return out
     }
     // Element strides of the input and sizes of one tiled sub-block of the output, per axis.
-    const inStride = new Array<number>(rank)
-    const outBlock = new Array<number>(rank + 1)
+    const inStride: Array<number> = Array.from({ length: rank }, () => 1)
+    const outBlock: Array<number> = Array.from({ length: rank + 1 }, () => 1)
     inStride[rank - 1] = 1
     outBlock[rank] = 1
     for (let a = rank - 1; a >= 0; a--) {

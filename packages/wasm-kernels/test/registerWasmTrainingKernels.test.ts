@@ -141,7 +141,7 @@ describe("wasm training kernels", () => {
           t.dispose()
           return { ...result, leaked }
         }
-        expect({ shape, reps, dtype, ...(await on("wasm")) }).toEqual({ shape, reps, dtype, ...(await on("cpu")) })
+        expect({ case: { shape, reps, dtype }, ...(await on("wasm")) }).toEqual({ case: { shape, reps, dtype }, ...(await on("cpu")) })
       }
     }
   })
