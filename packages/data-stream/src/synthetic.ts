@@ -28,6 +28,12 @@ export interface SyntheticOptions {
    * its `imageSize`); default 32.
    */
   readonly imageSize?: number | readonly [height: number, width: number] | undefined
+  /**
+   * Largest rotation of a shape from upright, in degrees: 180 (default) draws any angle, 0 keeps every
+   * shape upright. SimCLR's augmentations (crops, flips, colour) remove position, size and colour but not
+   * rotation, so upright shapes leave the shape as what tells two images apart.
+   */
+  readonly maxRotation?: number | undefined
 }
 
 /**
@@ -42,18 +48,22 @@ export const synthetic = (options: SyntheticOptions): IndexedSource => {
   const seed = options.seed ?? 0
   const classes = options.classes ?? 10
   const imageSize = options.imageSize ?? 32
+  const maxRotation = options.maxRotation ?? 180
   const [height, width] = typeof imageSize === "number" ? [imageSize, imageSize] : imageSize
   if (!Number.isInteger(size) || size < 1) throw new InvalidOptionError({ option: "size", reason: `got ${size}; allowed: an integer ≥ 1` })
   if (!Number.isSafeInteger(seed) || seed < 0) throw new InvalidOptionError({ option: "seed", reason: `got ${seed}; allowed: an integer ≥ 0` })
   if (!Number.isInteger(classes) || classes < 2 || classes > SYNTHETIC_CLASSES.length) {
     throw new InvalidOptionError({ option: "classes", reason: `got ${classes}; allowed: an integer from 2 to ${SYNTHETIC_CLASSES.length}` })
   }
+  if (!(typeof maxRotation === "number" && maxRotation >= 0 && maxRotation <= 180)) {
+    throw new InvalidOptionError({ option: "maxRotation", reason: `got ${maxRotation}; allowed: degrees from 0 (upright) to 180 (any angle)` })
+  }
   if (!Number.isInteger(height) || !Number.isInteger(width) || height < 8 || width < 8) {
     throw new InvalidOptionError({ option: "imageSize", reason: `got ${JSON.stringify(imageSize)}; allowed: an integer ≥ 8 or [height, width] of integers ≥ 8` })
   }
   return {
     _tag: "IndexedSource",
-    name: `synthetic (${size} images, ${classes} classes, seed ${seed})`,
+    name: `synthetic (${size} images, ${classes} classes, seed ${seed}${maxRotation === 180 ? "" : `, rotation ≤ ${maxRotation}°`})`,
     size,
     classes: SYNTHETIC_CLASSES.slice(0, classes),
     item: (index) => ({
@@ -64,10 +74,10 @@ export const synthetic = (options: SyntheticOptions): IndexedSource => {
         render: (target) => {
           const h = Math.max(8, target?.height ?? height)
           const w = Math.max(8, target?.width ?? width)
-          return { pixels: renderSynthetic(seed, index, h, w, classes).pixels, height: h, width: w, channels: 3 }
+          return { pixels: renderSynthetic(seed, index, h, w, classes, maxRotation).pixels, height: h, width: w, channels: 3 }
         }
       }
     }),
-    fingerprint: () => fingerprintOf("synthetic", seed, size, classes)
+    fingerprint: () => (maxRotation === 180 ? fingerprintOf("synthetic", seed, size, classes) : fingerprintOf("synthetic", seed, size, classes, maxRotation))
   }
 }

@@ -12,6 +12,7 @@
  * an accuracy near chance (0.1) is ≈ 0.015.
  */
 import { describe, expect, it } from "vitest"
+import { synthetic } from "../src/index.ts"
 import { renderSynthetic, SYNTHETIC_CLASSES } from "../src/internal/renderSynthetic.ts"
 
 const luma = (pixels: Uint8Array): Float64Array => {
@@ -83,6 +84,43 @@ describe("renderSynthetic: determinism, labels and sizes", () => {
     }
   })
 
+  it("maxRotation: 180 is the default, bit for bit; 0 keeps squares upright (their edges run along the axes)", () => {
+    for (let i = 0; i < 20; i++) expect(sameBytes(renderSynthetic(4, i, 32, 32, 10, 180).pixels, renderSynthetic(4, i, 32, 32).pixels)).toBe(true)
+    // Share of edge energy (squared luma gradient) whose direction lies within 10° of an axis, over 20 squares.
+    const axisShare = (maxRotation: number) => {
+      let near = 0
+      let total = 0
+      for (let k = 0; k < 20; k++) {
+        const l = luma(renderSynthetic(4, 1 + 10 * k, 64, 64, 10, maxRotation).pixels)
+        for (let y = 1; y < 63; y++) {
+          for (let x = 1; x < 63; x++) {
+            const gx = l[y * 64 + x + 1]! - l[y * 64 + x - 1]!
+            const gy = l[(y + 1) * 64 + x]! - l[(y - 1) * 64 + x]!
+            const energy = gx * gx + gy * gy
+            const angle = Math.atan2(Math.abs(gy), Math.abs(gx))
+            total += energy
+            if (Math.min(angle, Math.PI / 2 - angle) < Math.PI / 18) near += energy
+          }
+        }
+      }
+      return near / total
+    }
+    const upright = axisShare(0)
+    const any = axisShare(180)
+    // Uniformly oriented edges put 2·10°/90° ≈ 0.22 of their energy near the axes; upright squares nearly all.
+    expect({ upright: upright > 0.85, any: any < 0.5 }).toEqual({ upright: true, any: true })
+  })
+
+  it("synthetic({ maxRotation }): checked, named, and part of the fingerprint (decode caches keep the two apart)", () => {
+    expect(() => synthetic({ size: 4, maxRotation: -1 })).toThrow(/maxRotation.*allowed: degrees from 0 \(upright\) to 180/)
+    const upright = synthetic({ size: 4, maxRotation: 0 })
+    const free = synthetic({ size: 4 })
+    expect(upright.name).toBe("synthetic (4 images, 10 classes, seed 0, rotation ≤ 0°)")
+    expect(free.name).toBe("synthetic (4 images, 10 classes, seed 0)")
+    expect(upright.fingerprint()).not.toBe(free.fingerprint())
+    expect(synthetic({ size: 4, maxRotation: 180 }).fingerprint()).toBe(free.fingerprint())
+  })
+
   it("rejects bad arguments with an Error naming the argument", () => {
     const bad: Array<[string, () => unknown]> = [
       ["seed", () => renderSynthetic(Number.NaN, 0, 32, 32)],
@@ -96,7 +134,9 @@ describe("renderSynthetic: determinism, labels and sizes", () => {
       ["width", () => renderSynthetic(0, 0, 32, Number.NaN)],
       ["numClasses", () => renderSynthetic(0, 0, 32, 32, 1)],
       ["numClasses", () => renderSynthetic(0, 0, 32, 32, 11)],
-      ["numClasses", () => renderSynthetic(0, 0, 32, 32, 2.5)]
+      ["numClasses", () => renderSynthetic(0, 0, 32, 32, 2.5)],
+      ["maxRotation", () => renderSynthetic(0, 0, 32, 32, 10, 181)],
+      ["maxRotation", () => renderSynthetic(0, 0, 32, 32, 10, Number.NaN)]
     ]
     for (const [name, call] of bad) expect(call).toThrow(new RegExp(`\\b${name}\\b`))
   })

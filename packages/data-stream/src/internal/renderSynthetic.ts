@@ -186,15 +186,16 @@ const check = (name: string, ok: boolean, requirement: string, value: number): v
  * Image `index` of the synthetic set with this seed: HWC RGB uint8, row-major, 3 channels. Label = index % numClasses.
  *
  * `seed` any finite number (53-bit integers are used in full), `index` an integer in [0, 2^32), `height` and
- * `width` integers ≥ 8, `numClasses` an integer in [2, 10] (the first `numClasses` classes). Anything else
- * throws an `Error` naming the argument.
+ * `width` integers ≥ 8, `numClasses` an integer in [2, 10] (the first `numClasses` classes), `maxRotation` in
+ * degrees, [0, 180] (180: any angle). Anything else throws an `Error` naming the argument.
  */
 export const renderSynthetic = (
   seed: number,
   index: number,
   height: number,
   width: number,
-  numClasses = 10
+  numClasses = 10,
+  maxRotation = 180
 ): { readonly pixels: Uint8Array; readonly label: number } => {
   check("seed", Number.isFinite(seed), "a finite number", seed)
   check("index", Number.isInteger(index) && index >= 0 && index < 2 ** 32, "an integer in [0, 2^32)", index)
@@ -206,6 +207,7 @@ export const renderSynthetic = (
     `an integer in [2, ${SYNTHETIC_CLASSES.length}]`,
     numClasses
   )
+  check("maxRotation", maxRotation >= 0 && maxRotation <= 180, "a number of degrees in [0, 180]", maxRotation)
   const label = index % numClasses
   const geo = GEOMETRY[label]!
   const rng = new Random(seed, index)
@@ -216,7 +218,9 @@ export const renderSynthetic = (
   const stretch = Math.exp(rng.between(-STRETCH, STRETCH))
   const sx = scale * stretch
   const sy = scale / stretch
-  const theta = rng.between(0, 2 * Math.PI)
+  // Uniform over the circle, or over [−maxRotation, maxRotation] degrees from upright (the same draw, rescaled).
+  const turn = rng.between(0, 2 * Math.PI)
+  const theta = maxRotation === 180 ? turn : ((turn - Math.PI) * maxRotation) / 180
   const extent = geo.radius * scale * Math.max(stretch, 1 / stretch)
   const cx = rng.between(extent, width - extent)
   const cy = rng.between(extent, height - extent)
