@@ -15,13 +15,14 @@ import { parse as parseYaml } from "yaml"
 import { dirname, join } from "node:path"
 import { type BackendChoice, selectBackend } from "./backend.ts"
 import { nodeServices } from "./cli/nodeServices.ts"
-import { decodePretrainConfig, InvalidConfigError, type PresetId, pretrainPresets } from "./config.ts"
+import { decodePretrainConfig, InvalidConfigError, PRESET_IDS, type PresetId, pretrainPresets } from "./config.ts"
 import { demo, formatDemoTable } from "./demo.ts"
 import { type Accuracy, knnEvaluate, linearProbeAccuracy, trainLinearProbe } from "./evaluate.ts"
 import { extractFeatures, type Features } from "./extractFeatures.ts"
 import { finetune, finetuneDefaults } from "./finetune.ts"
 import { loadRun, readRunConfig } from "./loadRun.ts"
-import { pretrain, type PretrainConfig, type StepMetrics } from "./pretrain.ts"
+import { labelSubset } from "./labelSubset.ts"
+import { buildSimclrModel, pretrain, type PretrainConfig, type StepMetrics } from "./pretrain.ts"
 import { resolveData } from "./resolveData.ts"
 import { writeNpy } from "./writeNpy.ts"
 
@@ -116,7 +117,7 @@ const pretrainCommand = Command.make(
   {
     data: Flag.String("data").pipe(Flag.withDefault("synthetic"), Flag.withDescription("a folder of images (sub-folders = classes, unused here), a glob, a CSV, an IDX or CIFAR file or folder, or synthetic[:count[:seed]] (default synthetic)")),
     out: Flag.String("out").pipe(Flag.withDefault("runs/simclr"), Flag.withDescription("run folder; re-running with it resumes (default runs/simclr)")),
-    preset: Flag.Literals("preset", ["demo", "cifar10", "imagenet"]).pipe(Flag.withDefault("demo" as const), Flag.withDescription("recipe to start from (default demo)")),
+    preset: Flag.Literals("preset", PRESET_IDS).pipe(Flag.withDefault("demo" as const), Flag.withDescription("recipe to start from (default demo)")),
     config: Flag.String("config").pipe(Flag.optional, Flag.withDescription("a JSON or YAML (.yaml/.yml) file whose fields override the preset")),
     epochs: optionalInt("epochs", "passes over the data"),
     batchSize: optionalInt("batch-size", "images per step (two views each)"),
@@ -167,24 +168,56 @@ const evalFlags = {
   train: Flag.String("train").pipe(Flag.withDescription("labeled training data (same forms as pretrain --data; a dataset folder gives its train split)")),
   test: Flag.String("test").pipe(Flag.withDescription("labeled test data (a dataset folder gives its test split)")),
   output: Flag.Literals("output", ["h", "z"]).pipe(Flag.withDefault("h" as const), Flag.withDescription("features: h (encoder) or z (projection) (default h)")),
+  labelFraction: optionalNumber("label-fraction", "train on this class-balanced share of the training labels, e.g. 0.01 (default all)"),
+  baseline: Flag.Literals("baseline", ["none", "random-init", "raw-pixels"]).pipe(
+    Flag.withDefault("none" as const),
+    Flag.withDescription("score a baseline instead of the trained run: the run's encoder at its random initialisation, or raw pixels at the run's image size (default none)")
+  ),
   backend: backendFlag
 }
 
-const featuresOf = (run: string, trainSpec: string, testSpec: string, output: "h" | "z") =>
+type Baseline = "none" | "random-init" | "raw-pixels"
+
+const featuresOf = (run: string, trainSpec: string, testSpec: string, output: "h" | "z", baseline: Baseline, labelFraction: number | undefined) =>
   Effect.gen(function*() {
-    const loaded = yield* loadRun(run)
-    const size = loaded.config.imageSize
+    const config = yield* readRunConfig(run)
+    const size = config.imageSize
+    const loaded = baseline === "none" ? yield* loadRun(run) : { ...buildSimclrModel(config), step: 0 }
+    const model = baseline === "raw-pixels" ? (images: tf.Tensor4D): tf.Tensor => images : loaded.model
     const index = output === "h" ? 0 : 2
     const extract = (spec: string, split: "train" | "test"): Effect.Effect<Features, DataStreamError> =>
-      Effect.flatMap(resolveData(spec, { split, imageSize: size }), (source) => extractFeatures(loaded.model, source, { imageSize: size, output: index }))
+      Effect.flatMap(resolveData(spec, { split, imageSize: size }), (source) => extractFeatures(model, source, { imageSize: size, output: index }))
     const train = yield* extract(trainSpec, "train")
     const test = yield* extract(testSpec, "test").pipe(Effect.ensuring(Effect.sync(() => loaded.model.dispose())))
     if (train.labels === undefined || test.labels === undefined) {
       return yield* new InvalidConfigError({ source: "--train/--test", issues: "evaluation needs labeled data (class sub-folders, a CSV with labels, IDX or CIFAR labels)" })
     }
     const largest = train.labels.reduce((a, b) => Math.max(a, b), 0)
-    return { train, test, step: loaded.step, classes: Math.max(train.classes?.length ?? 0, largest + 1) }
+    const classes = Math.max(train.classes?.length ?? 0, largest + 1)
+    if (labelFraction === undefined) return { train, test, step: loaded.step, classes }
+    const kept = yield* Effect.try({
+      try: () => labelSubset(train.labels!, { fraction: labelFraction }),
+      catch: (e) => new InvalidConfigError({ source: "--label-fraction", issues: e instanceof Error ? e.message : String(e) })
+    })
+    const values = new Float32Array(kept.length * train.dim)
+    kept.forEach((row, i) => values.set(train.values.subarray(row * train.dim, (row + 1) * train.dim), i * train.dim))
+    const subset: Features = { ...train, values, count: kept.length, labels: Int32Array.from(kept, (row) => train.labels![row]!), ids: kept.map((row) => train.ids[row]!) }
+    return { train: subset, test, step: loaded.step, classes }
   })
+
+/** What an evaluation scored, for its report. */
+const evalInfo = (flags: { readonly output: "h" | "z"; readonly baseline: Baseline; readonly labelFraction: { readonly _tag: "Some"; readonly value: number } | { readonly _tag: "None" } }, trainCount: number) => ({
+  output: flags.baseline === "raw-pixels" ? "pixels" : flags.output,
+  baseline: flags.baseline,
+  labelFraction: pick(flags.labelFraction) ?? 1,
+  trainImages: trainCount
+})
+
+/** The report's file name: linear-eval-h, knn-z-1pct, linear-eval-raw-pixels, … */
+const reportName = (command: string, flags: Parameters<typeof evalInfo>[0]): string => {
+  const fraction = pick(flags.labelFraction)
+  return [command, flags.baseline === "raw-pixels" ? "raw-pixels" : flags.output, ...(flags.baseline === "random-init" ? ["random-init"] : []), ...(fraction === undefined ? [] : [`${+(fraction * 100).toFixed(3)}pct`])].join("-")
+}
 
 const report = (run: string, name: string, result: Accuracy & Record<string, unknown>) =>
   Effect.gen(function*() {
@@ -198,18 +231,19 @@ const linearEvalCommand = Command.make(
     ...evalFlags,
     epochs: Flag.Int("epochs").pipe(Flag.withDefault(100), Flag.withDescription("epochs of the linear classifier (default 100)")),
     batchSize: Flag.Int("batch-size").pipe(Flag.withDefault(512), Flag.withDescription("default 512")),
-    learningRate: Flag.Finite("learning-rate").pipe(Flag.withDefault(0.1), Flag.withDescription("base rate, × batch/256 (default 0.1)"))
+    learningRate: Flag.Finite("learning-rate").pipe(Flag.withDefault(0.1), Flag.withDescription("base rate, × batch/256 (default 0.1)")),
+    standardize: Flag.Boolean("standardize").pipe(Flag.withDefault(false), Flag.withDescription("standardise each feature over the training set first (default off, as the official protocol)"))
   },
   (flags) =>
     Effect.gen(function*() {
       yield* useBackend(flags.backend)
-      const { train, test, step, classes } = yield* featuresOf(flags.run, flags.train, flags.test, flags.output)
+      const { train, test, step, classes } = yield* featuresOf(flags.run, flags.train, flags.test, flags.output, flags.baseline, pick(flags.labelFraction))
       const x = tf.tensor2d(train.values, [train.count, train.dim])
-      const probe = trainLinearProbe(x, train.labels!, { classes, epochs: flags.epochs, batchSize: flags.batchSize, learningRate: flags.learningRate })
+      const probe = trainLinearProbe(x, train.labels!, { classes, epochs: flags.epochs, batchSize: flags.batchSize, learningRate: flags.learningRate, standardize: flags.standardize })
       const xt = tf.tensor2d(test.values, [test.count, test.dim])
       const accuracy = linearProbeAccuracy(probe, xt, test.labels!)
       tf.dispose([x, xt, probe.kernel, probe.bias])
-      yield* report(flags.run, `linear-eval-${flags.output}`, { ...accuracy, step, output: flags.output, epochs: flags.epochs })
+      yield* report(flags.run, reportName("linear-eval", flags), { ...accuracy, step, ...evalInfo(flags, train.count), epochs: flags.epochs, standardize: flags.standardize })
     })
 ).pipe(Command.withDescription("Linear evaluation: a linear classifier on frozen features (official protocol)"))
 
@@ -223,12 +257,12 @@ const knnCommand = Command.make(
   (flags) =>
     Effect.gen(function*() {
       yield* useBackend(flags.backend)
-      const { train, test, step, classes } = yield* featuresOf(flags.run, flags.train, flags.test, flags.output)
+      const { train, test, step, classes } = yield* featuresOf(flags.run, flags.train, flags.test, flags.output, flags.baseline, pick(flags.labelFraction))
       const x = tf.tensor2d(train.values, [train.count, train.dim])
       const xt = tf.tensor2d(test.values, [test.count, test.dim])
       const accuracy = knnEvaluate(x, train.labels!, xt, test.labels!, { k: flags.k, temperature: flags.temperature, classes })
       tf.dispose([x, xt])
-      yield* report(flags.run, `knn-${flags.output}`, { ...accuracy, step, output: flags.output, k: flags.k })
+      yield* report(flags.run, reportName("knn", flags), { ...accuracy, step, ...evalInfo(flags, train.count), k: flags.k })
     })
 ).pipe(Command.withDescription("kNN evaluation: weighted vote of the nearest training features (lightly's monitor)"))
 

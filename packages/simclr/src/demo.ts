@@ -26,6 +26,8 @@ export interface DemoOptions extends PretrainOptions {
   readonly trainImages?: number
   /** Held-out synthetic images the probes are scored on; default 1000, seed 1. */
   readonly testImages?: number
+  /** Largest rotation of the synthetic shapes, degrees (see `synthetic`); default 180. */
+  readonly maxRotation?: number
   /** Epochs of the linear probe; default 100. */
   readonly probeEpochs?: number
   /** Called before each phase, for progress output. */
@@ -86,8 +88,9 @@ export const demo = (options: DemoOptions) =>
     const started = performance.now()
     const { config } = options
     const size = config.imageSize
-    const train = synthetic({ size: options.trainImages ?? 5000, seed: 0, imageSize: size })
-    const test = synthetic({ size: options.testImages ?? 1000, seed: 1, imageSize: size })
+    const maxRotation = options.maxRotation ?? 180
+    const train = synthetic({ size: options.trainImages ?? 5000, seed: 0, imageSize: size, maxRotation })
+    const test = synthetic({ size: options.testImages ?? 1000, seed: 1, imageSize: size, maxRotation })
     const epochs = options.probeEpochs ?? 100
     const classes = 10
 

@@ -10,7 +10,7 @@ export { type Checkpoint, type CheckpointContents, CheckpointError, readLatestCh
 export { demo, type DemoOptions, type DemoResult, formatDemoTable, type RepresentationScore } from "./demo.ts"
 export { finetune, type FinetuneConfig, finetuneDefaults, type FinetuneResult } from "./finetune.ts"
 export { labelSubset, type LabelSubsetOptions } from "./labelSubset.ts"
-export { decodePretrainConfig, InvalidConfigError, PretrainConfigSchema, type PresetId, pretrainPresets, viewConfigOf } from "./config.ts"
+export { decodePretrainConfig, InvalidConfigError, PRESET_IDS, PretrainConfigSchema, type PresetId, pretrainPresets, viewConfigOf } from "./config.ts"
 export { type LoadedRun, loadRun, readRunConfig } from "./loadRun.ts"
 export { type DataSpecOptions, resolveData } from "./resolveData.ts"
 export { type ExtractOptions, extractFeatures, type Features } from "./extractFeatures.ts"

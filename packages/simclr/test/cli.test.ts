@@ -61,7 +61,7 @@ describe("simclr CLI", () => {
     expect({ status: whole.status, stderr: whole.stderr }).toMatchObject({ status: 0 })
     expect(whole.stdout + whole.stderr).toMatch(/completed: 18 steps/)
     // Not a terminal: a progress line at step 1 and every 10 steps, with the ETA.
-    expect(whole.stderr).toMatch(/epoch 0 step 1\/18 {2}loss \d\.\d{4} {2}acc [\d.]+ {2}lr [\d.e+-]+ {2}[\d.]+ img\/s {2}ETA \d+[hms]/)
+    expect(whole.stderr).toMatch(/epoch 0 step 1\/18 {2}loss \d\.\d{4} {2}acc [\d.]+ {2}probe [\d.]+ {2}lr [\d.e+-]+ {2}[\d.]+ img\/s {2}ETA \d+[hms]/)
     const expected = losses(reference)
 
     const out = join(root, "interrupted")
@@ -92,6 +92,13 @@ describe("simclr CLI", () => {
     const knn = run(["knn", "--run", out, "--train", "synthetic:80", "--test", "synthetic:40", "--k", "10", "--output", "z", "--backend", "cpu"])
     expect({ status: knn.status, stderr: knn.stderr }).toMatchObject({ status: 0 })
     expect(JSON.parse(readFileSync(join(out, "knn-z.json"), "utf8")).count).toBe(40)
+    // Baselines and a label fraction: raw pixels on 10 % of the labels (8 per class → round(0.8) = 1 each: 10 of 80), the encoder at random init.
+    const pixels = run(["linear-eval", "--run", out, "--train", "synthetic:80", "--test", "synthetic:40", "--epochs", "3", "--baseline", "raw-pixels", "--label-fraction", "0.1", "--standardize", "--backend", "cpu"])
+    expect({ status: pixels.status, stderr: pixels.stderr }).toMatchObject({ status: 0 })
+    expect(JSON.parse(readFileSync(join(out, "linear-eval-raw-pixels-10pct.json"), "utf8"))).toMatchObject({ count: 40, output: "pixels", baseline: "raw-pixels", labelFraction: 0.1, trainImages: 10, standardize: true })
+    const random = run(["knn", "--run", out, "--train", "synthetic:80", "--test", "synthetic:40", "--k", "10", "--baseline", "random-init", "--backend", "cpu"])
+    expect({ status: random.status, stderr: random.stderr }).toMatchObject({ status: 0 })
+    expect(JSON.parse(readFileSync(join(out, "knn-h-random-init.json"), "utf8"))).toMatchObject({ count: 40, output: "h", baseline: "random-init", step: 0, trainImages: 80 })
     const tuned = run(["finetune", "--run", out, "--data", "synthetic:40", "--test", "synthetic:20", "--label-fraction", "0.5", "--epochs", "1", "--batch-size", "10", "--backend", "cpu"])
     expect({ status: tuned.status, stderr: tuned.stderr }).toMatchObject({ status: 0 })
     const tunedResult = JSON.parse(readFileSync(join(out, "finetune", "results.json"), "utf8")) as { labeled: number; steps: number; test: { count: number } }
