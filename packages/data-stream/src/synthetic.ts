@@ -34,6 +34,13 @@ export interface SyntheticOptions {
    * rotation, so upright shapes leave the shape as what tells two images apart.
    */
   readonly maxRotation?: number | undefined
+  /**
+   * `"gray"`: the shape and background colours are replaced by their luminance (same shapes, same
+   * contrast). Colour is already independent of the class; gray images also take it away as a cue for
+   * telling two images apart, which is what a short contrastive pre-training latches onto first. Default
+   * `"rgb"`.
+   */
+  readonly color?: "rgb" | "gray" | undefined
 }
 
 /**
@@ -49,12 +56,14 @@ export const synthetic = (options: SyntheticOptions): IndexedSource => {
   const classes = options.classes ?? 10
   const imageSize = options.imageSize ?? 32
   const maxRotation = options.maxRotation ?? 180
+  const color = options.color ?? "rgb"
   const [height, width] = typeof imageSize === "number" ? [imageSize, imageSize] : imageSize
   if (!Number.isInteger(size) || size < 1) throw new InvalidOptionError({ option: "size", reason: `got ${size}; allowed: an integer ≥ 1` })
   if (!Number.isSafeInteger(seed) || seed < 0) throw new InvalidOptionError({ option: "seed", reason: `got ${seed}; allowed: an integer ≥ 0` })
   if (!Number.isInteger(classes) || classes < 2 || classes > SYNTHETIC_CLASSES.length) {
     throw new InvalidOptionError({ option: "classes", reason: `got ${classes}; allowed: an integer from 2 to ${SYNTHETIC_CLASSES.length}` })
   }
+  if (color !== "rgb" && color !== "gray") throw new InvalidOptionError({ option: "color", reason: `got ${JSON.stringify(color)}; allowed: "rgb", "gray"` })
   if (!(typeof maxRotation === "number" && maxRotation >= 0 && maxRotation <= 180)) {
     throw new InvalidOptionError({ option: "maxRotation", reason: `got ${maxRotation}; allowed: degrees from 0 (upright) to 180 (any angle)` })
   }
@@ -63,7 +72,7 @@ export const synthetic = (options: SyntheticOptions): IndexedSource => {
   }
   return {
     _tag: "IndexedSource",
-    name: `synthetic (${size} images, ${classes} classes, seed ${seed}${maxRotation === 180 ? "" : `, rotation ≤ ${maxRotation}°`})`,
+    name: `synthetic (${size} images, ${classes} classes, seed ${seed}${maxRotation === 180 ? "" : `, rotation ≤ ${maxRotation}°`}${color === "gray" ? ", gray" : ""})`,
     size,
     classes: SYNTHETIC_CLASSES.slice(0, classes),
     item: (index) => ({
@@ -74,10 +83,11 @@ export const synthetic = (options: SyntheticOptions): IndexedSource => {
         render: (target) => {
           const h = Math.max(8, target?.height ?? height)
           const w = Math.max(8, target?.width ?? width)
-          return { pixels: renderSynthetic(seed, index, h, w, classes, maxRotation).pixels, height: h, width: w, channels: 3 }
+          return { pixels: renderSynthetic(seed, index, h, w, classes, maxRotation, color === "gray").pixels, height: h, width: w, channels: 3 }
         }
       }
     }),
-    fingerprint: () => (maxRotation === 180 ? fingerprintOf("synthetic", seed, size, classes) : fingerprintOf("synthetic", seed, size, classes, maxRotation))
+    // Options at their defaults leave the fingerprint as it was before they existed (caches stay valid).
+    fingerprint: () => fingerprintOf("synthetic", seed, size, classes, ...(maxRotation === 180 ? [] : [maxRotation]), ...(color === "rgb" ? [] : ["gray"]))
   }
 }

@@ -121,6 +121,24 @@ describe("renderSynthetic: determinism, labels and sizes", () => {
     expect(synthetic({ size: 4, maxRotation: 180 }).fingerprint()).toBe(free.fingerprint())
   })
 
+  it("synthetic({ color: \"gray\" }): every pixel gray, the same shape mask as the colour image, checked and fingerprinted", () => {
+    expect(() => synthetic({ size: 4, color: "grey" as never })).toThrow(/color.*allowed: "rgb", "gray"/)
+    for (let i = 0; i < 10; i++) {
+      const gray = renderSynthetic(7, i, 32, 32, 10, 180, true).pixels
+      const rgb = renderSynthetic(7, i, 32, 32).pixels
+      for (let p = 0; p < gray.length; p += 3) expect(gray[p] === gray[p + 1] && gray[p] === gray[p + 2]).toBe(true)
+      // Same geometry and shading: the gray image's luma tracks the colour image's luma (a per-pixel
+      // blend of the same two luminances, up to rounding and the noise applied per channel).
+      const a = luma(gray)
+      const b = luma(rgb)
+      const worst = a.reduce((m, v, j) => Math.max(m, Math.abs(v - b[j]!)), 0)
+      expect(worst).toBeLessThan(0.08)
+    }
+    const gray = synthetic({ size: 4, color: "gray" })
+    expect(gray.name).toBe("synthetic (4 images, 10 classes, seed 0, gray)")
+    expect(gray.fingerprint()).not.toBe(synthetic({ size: 4 }).fingerprint())
+  })
+
   it("rejects bad arguments with an Error naming the argument", () => {
     const bad: Array<[string, () => unknown]> = [
       ["seed", () => renderSynthetic(Number.NaN, 0, 32, 32)],

@@ -187,7 +187,8 @@ const check = (name: string, ok: boolean, requirement: string, value: number): v
  *
  * `seed` any finite number (53-bit integers are used in full), `index` an integer in [0, 2^32), `height` and
  * `width` integers ≥ 8, `numClasses` an integer in [2, 10] (the first `numClasses` classes), `maxRotation` in
- * degrees, [0, 180] (180: any angle). Anything else throws an `Error` naming the argument.
+ * degrees, [0, 180] (180: any angle), `gray`: both colours replaced by their luminance. Anything else throws
+ * an `Error` naming the argument.
  */
 export const renderSynthetic = (
   seed: number,
@@ -195,7 +196,8 @@ export const renderSynthetic = (
   height: number,
   width: number,
   numClasses = 10,
-  maxRotation = 180
+  maxRotation = 180,
+  gray = false
 ): { readonly pixels: Uint8Array; readonly label: number } => {
   check("seed", Number.isFinite(seed), "a finite number", seed)
   check("index", Number.isInteger(index) && index >= 0 && index < 2 ** 32, "an integer in [0, 2^32)", index)
@@ -231,6 +233,8 @@ export const renderSynthetic = (
     bg = [rng.uniform(), rng.uniform(), rng.uniform()]
   } while (Math.abs(luminance(fg) - luminance(bg)) < MIN_CONTRAST)
   if (luminance(fg) < luminance(bg)) [fg, bg] = [bg, fg]
+  // Gray images: each colour replaced by its luminance (the same draws, so the same shapes and contrast).
+  if (gray) [fg, bg] = [fg, bg].map((c) => [luminance(c), luminance(c), luminance(c)]) as [Array<number>, Array<number>]
   const gradient = rng.between(0, MAX_GRADIENT)
   const gradientAngle = rng.between(0, 2 * Math.PI)
   const noise = rng.between(0, MAX_NOISE)
@@ -253,7 +257,8 @@ export const renderSynthetic = (
     gx: (gradient * Math.cos(gradientAngle)) / side,
     gy: (gradient * Math.sin(gradientAngle)) / side,
     noise,
-    noiseKey
+    noiseKey,
+    gray
   })
   return { pixels, label }
 }
@@ -328,6 +333,8 @@ interface Light {
   readonly gx: number
   readonly gy: number
   readonly noise: number
+  /** One noise value for all three channels (gray images stay gray). */
+  readonly gray: boolean
   readonly noiseKey: number
 }
 
@@ -360,8 +367,8 @@ const paint = (
       const h = hash32((light.noiseKey ^ Math.imul(p, 0x9e3779b9)) >>> 0)
       const o = p * 3
       out[o] = (br + dr * c) * l + (h & 1023) * unit - amplitude
-      out[o + 1] = (bgg + dg * c) * l + ((h >>> 10) & 1023) * unit - amplitude
-      out[o + 2] = (bb + db * c) * l + ((h >>> 20) & 1023) * unit - amplitude
+      out[o + 1] = (bgg + dg * c) * l + ((light.gray ? h : h >>> 10) & 1023) * unit - amplitude
+      out[o + 2] = (bb + db * c) * l + ((light.gray ? h : h >>> 20) & 1023) * unit - amplitude
     }
   }
   return new Uint8Array(out.buffer)
