@@ -28,6 +28,8 @@ export interface DemoOptions extends PretrainOptions {
   readonly testImages?: number
   /** Largest rotation of the synthetic shapes, degrees (see `synthetic`); default 180. */
   readonly maxRotation?: number
+  /** Colour or gray synthetic images (see `synthetic`); default "rgb". */
+  readonly color?: "rgb" | "gray"
   /** Epochs of the linear probe; default 100. */
   readonly probeEpochs?: number
   /** Called before each phase, for progress output. */
@@ -88,9 +90,9 @@ export const demo = (options: DemoOptions) =>
     const started = performance.now()
     const { config } = options
     const size = config.imageSize
-    const maxRotation = options.maxRotation ?? 180
-    const train = synthetic({ size: options.trainImages ?? 5000, seed: 0, imageSize: size, maxRotation })
-    const test = synthetic({ size: options.testImages ?? 1000, seed: 1, imageSize: size, maxRotation })
+    const look = { maxRotation: options.maxRotation ?? 180, color: options.color ?? "rgb" }
+    const train = synthetic({ size: options.trainImages ?? 5000, seed: 0, imageSize: size, ...look })
+    const test = synthetic({ size: options.testImages ?? 1000, seed: 1, imageSize: size, ...look })
     const epochs = options.probeEpochs ?? 100
     const classes = 10
 

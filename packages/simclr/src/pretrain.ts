@@ -193,7 +193,16 @@ export const buildSimclrModel = (config: Pick<PretrainConfig, "encoder" | "head"
   return { encoder, head, model: simclrModel(encoder, head) }
 }
 
-const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
+/**
+ * Fields that change how a run is driven, not what it computes: a run may be resumed with other values
+ * (e.g. a `maxSteps` smoke run continued to the end). Everything else must match to resume.
+ */
+const OPERATIONAL_FIELDS = ["maxSteps", "logEvery", "checkpointEvery", "keepCheckpoints", "decodeConcurrency", "decodeCache"]
+
+const sameRecipe = (a: unknown, b: unknown): boolean => {
+  const strip = (c: unknown) => JSON.stringify(Object.fromEntries(Object.entries(c as Record<string, unknown>).filter(([k]) => !OPERATIONAL_FIELDS.includes(k))))
+  return typeof a === "object" && a !== null && strip(a) === strip(b)
+}
 
 /**
  * @category models
@@ -230,8 +239,11 @@ export const pretrain = <E>(
         try: async () => {
           await mkdir(checkpoints, { recursive: true })
           const existing = await readFile(join(out, "config.json"), "utf8").then((t) => JSON.parse(t) as unknown, () => undefined)
-          if (existing !== undefined && !sameJson(existing, config)) {
-            throw new Error("holds a run with a different config.json; use another folder, or delete it to start over")
+          if (existing !== undefined && !sameRecipe(existing, config)) {
+            const differing = Object.keys({ ...(existing as object), ...config }).filter((k) =>
+              !OPERATIONAL_FIELDS.includes(k) && JSON.stringify((existing as Record<string, unknown>)[k]) !== JSON.stringify((config as unknown as Record<string, unknown>)[k])
+            )
+            throw new Error(`holds a run with a different config.json (${differing.join(", ")} differ); use another folder, or delete it to start over`)
           }
           await writeFile(join(out, "config.json"), JSON.stringify(config, null, 2) + "\n")
         },

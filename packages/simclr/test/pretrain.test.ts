@@ -80,7 +80,7 @@ describe("pretrain", () => {
       assert.include(error!.message, saved.at(-1)!)
     }))
 
-  it.effect("refuses a run folder that holds a different config", () =>
+  it.effect("refuses a run folder that holds a different recipe; resumes one that differs only in how it is driven (maxSteps, …)", () =>
     Effect.gen(function*() {
       yield* selectBackend("cpu")
       const out = join(root, "other")
@@ -88,7 +88,10 @@ describe("pretrain", () => {
       const exit = yield* Effect.exit(pretrain(source(), { ...config, maxSteps: 1, temperature: 0.2 }, { out }))
       const error = Exit.isFailure(exit) ? (exit.cause.reasons[0] as { error?: { _tag: string; message: string } }).error : undefined
       assert.strictEqual(error?._tag, "RunFolderError")
-      assert.include(error?.message, "different config.json")
+      assert.include(error?.message, "different config.json (temperature differ)")
+      const more = yield* pretrain(source(), { ...config, maxSteps: 2, logEvery: 2 }, { out })
+      assert.deepStrictEqual([more.resumedFrom, more.steps, more.ending], [1, 2, "max-steps"])
+      assert.strictEqual((JSON.parse(readFileSync(join(out, "config.json"), "utf8")) as PretrainConfig).maxSteps, 2)
     }))
 
   it.effect("loadRun rebuilds the trained model; extractFeatures gives its inference-mode features in source order", () =>
