@@ -122,23 +122,24 @@ export const PRESET_IDS: ReadonlyArray<PresetId> = ["demo", "fashion-mnist", "ci
  * CIFAR stem, colour strength 0.5, no blur, τ 0.5, LARS lr 1.0 linear, wd 1e-4, B 512, 1000 epochs;
  * ImageNet ResNet-50, τ 0.1, lr 0.075 sqrt, wd 1e-6, B 4096, 100 epochs). `demo` and `fashion-mnist`
  * are sized for a CPU: a narrow one-block-per-group ResNet (8 channels wide) trained with Adam, which
- * moves faster than LARS over the few hundred to few thousand steps a CPU affords. `fashion-mnist` takes
- * 28×28 images (gray, so the colour jitter only changes brightness and contrast).
+ * moves faster than LARS over the few hundred to few thousand steps a CPU affords. `demo` takes 24×24
+ * images, τ 0.2 and crops of at least 35 % of the image (small objects stay in view); `fashion-mnist`
+ * takes 28×28 images (gray, so the colour jitter only changes brightness and contrast).
  *
  * @category config
  * @since 0.1.0
  */
 export const pretrainPresets: Record<PresetId, () => PretrainConfig> = {
   demo: () => ({
-    imageSize: 32,
-    batchSize: 64,
-    epochs: 10,
+    imageSize: 24,
+    batchSize: 128,
+    epochs: 8,
     seed: 0,
-    temperature: 0.5,
-    encoder: { depth: 18, stem: "cifar", baseWidth: 16, blocksPerGroup: [1, 1, 1, 1] },
+    temperature: 0.2,
+    encoder: { depth: 18, stem: "cifar", baseWidth: 8, blocksPerGroup: [1, 1, 1, 1] },
     head: { numLayers: 2, outputDim: 64 },
-    optimizer: { name: "lars", learningRate: 1.0, scaling: "linear", weightDecay: 1e-4, warmupEpochs: 1 },
-    augment: "cifar10"
+    optimizer: { name: "adam", learningRate: 0.004, scaling: "linear", weightDecay: 1e-6, warmupEpochs: 0.5 },
+    augment: { size: [24, 24], crop: { sampler: "tf", area: [0.35, 1], method: "bilinear" }, flip: 0.5, color: { strength: 0.5, grayscaleP: 0.2 }, blur: false }
   }),
   "fashion-mnist": () => ({
     imageSize: 28,
