@@ -275,6 +275,7 @@ const finetuneCommand = Command.make(
     out: Flag.String("out").pipe(Flag.optional, Flag.withDescription("output folder (default <run>/finetune)")),
     labelFraction: optionalNumber("label-fraction", "use this share of each class's labels, e.g. 0.01 or 0.1 (default all)"),
     labelsPerClass: optionalInt("labels-per-class", "or this many labels per class"),
+    labelIds: Flag.String("label-ids").pipe(Flag.optional, Flag.withDescription("or a text file listing the labeled images, one id (file path, base name, or <source>#<index>) per line")),
     epochs: Flag.Int("epochs").pipe(Flag.withDefault(finetuneDefaults().epochs), Flag.withDescription(`default ${finetuneDefaults().epochs}`)),
     batchSize: Flag.Int("batch-size").pipe(Flag.withDefault(finetuneDefaults().batchSize), Flag.withDescription(`default ${finetuneDefaults().batchSize}`)),
     learningRate: Flag.Finite("learning-rate").pipe(Flag.withDefault(0.005), Flag.withDescription("LARS base rate, × √batch (official 1 %/10 % recipe; default 0.005)")),
@@ -292,6 +293,11 @@ const finetuneCommand = Command.make(
       const out = pick(flags.out) ?? join(flags.run, "finetune")
       const fraction = pick(flags.labelFraction)
       const perClass = pick(flags.labelsPerClass)
+      const idsFile = pick(flags.labelIds)
+      const labelIds = idsFile === undefined ? undefined : yield* Effect.tryPromise({
+        try: async () => (await readFile(idsFile, "utf8")).split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#")),
+        catch: (e) => new InvalidConfigError({ source: "--label-ids", issues: e instanceof Error ? e.message : String(e) })
+      })
       const result = yield* finetune(flags.run, source, {
         ...finetuneDefaults(),
         epochs: flags.epochs,
@@ -301,7 +307,8 @@ const finetuneCommand = Command.make(
         ftProjSelector: flags.ftProjSelector,
         freezeUpTo: flags.freezeUpTo,
         ...(fraction === undefined ? {} : { labelFraction: fraction }),
-        ...(perClass === undefined ? {} : { labelsPerClass: perClass })
+        ...(perClass === undefined ? {} : { labelsPerClass: perClass }),
+        ...(labelIds === undefined ? {} : { labelIds })
       }, { out, ...(test === undefined ? {} : { test }) })
       yield* Effect.log(
         `fine-tuned on ${result.labeled} labeled images, ${result.steps} steps, train accuracy ${(100 * result.trainAccuracy).toFixed(1)} %${

@@ -46,6 +46,33 @@ export interface FinetuneConfig {
   /** Use this share of each class's labels (0.01, 0.1) or this many per class; default all labels. */
   readonly labelFraction?: number
   readonly labelsPerClass?: number
+  /**
+   * Or exactly these images (the official code's 1 % / 10 % ImageNet subsets are such lists): each entry
+   * is an image id of the source (`batch.ids`: a file path, or `<source>#<index>`) or a file's base name.
+   */
+  readonly labelIds?: ReadonlyArray<string>
+}
+
+/** The source indices of listed image ids (full ids or base names); unknown or unlabeled ones are an error. */
+const idsToIndices = (src: IndexedSource, ids: ReadonlyArray<string>, run: string): Effect.Effect<Array<number>, RunFolderError> => {
+  const byId = new Map<string, number>()
+  for (let i = 0; i < src.size; i++) {
+    const item = src.item(i)
+    byId.set(item.id, i)
+    const base = item.id.split(/[\\/]/).at(-1)!
+    if (!byId.has(base)) byId.set(base, i)
+  }
+  const unknown = ids.filter((id) => !byId.has(id))
+  const unlabeled = ids.filter((id) => byId.has(id) && src.item(byId.get(id)!).label === undefined)
+  if (ids.length === 0 || unknown.length > 0 || unlabeled.length > 0) {
+    const reason = ids.length === 0
+      ? "labelIds: the list is empty"
+      : unknown.length > 0
+      ? `labelIds: ${unknown.length} of ${ids.length} ids are not in ${src.name} (first: ${unknown.slice(0, 3).join(", ")})`
+      : `labelIds: ${unlabeled.length} listed images have no label (first: ${unlabeled.slice(0, 3).join(", ")})`
+    return Effect.fail(new RunFolderError({ path: run, reason }))
+  }
+  return Effect.succeed([...new Set(ids.map((id) => byId.get(id)!))].toSorted((a, b) => a - b))
 }
 
 /**
@@ -110,7 +137,9 @@ export const finetune = <E1, E2>(
         return yield* new RunFolderError({ path: run, reason: `fine-tuning needs a labeled dataset with random access (a folder of class folders, CSV, IDX, CIFAR, synthetic); ${src.name} is not one` })
       }
       const labels = Int32Array.from({ length: src.size }, (_v, i) => src.item(i).label ?? -1)
-      const chosen = config.labelFraction !== undefined
+      const chosen = config.labelIds !== undefined
+        ? yield* idsToIndices(src, config.labelIds, run)
+        : config.labelFraction !== undefined
         ? labelSubset(labels, { fraction: config.labelFraction, seed: config.seed })
         : config.labelsPerClass !== undefined
         ? labelSubset(labels, { perClass: config.labelsPerClass, seed: config.seed })

@@ -103,6 +103,16 @@ describe("simclr CLI", () => {
     expect({ status: tuned.status, stderr: tuned.stderr }).toMatchObject({ status: 0 })
     const tunedResult = JSON.parse(readFileSync(join(out, "finetune", "results.json"), "utf8")) as { labeled: number; steps: number; test: { count: number } }
     expect([tunedResult.labeled, tunedResult.steps, tunedResult.test.count]).toEqual([20, 2, 20])
+    // An explicit list of labeled images (ids as the source names them; blank lines and comments ignored).
+    const ids = join(root, "ids.txt")
+    writeFileSync(ids, "# my labeled images\nsynthetic#3\n\nsynthetic#7\nsynthetic#12\n")
+    const listed = run(["finetune", "--run", out, "--data", "synthetic:40", "--label-ids", ids, "--out", join(root, "listed"), "--epochs", "1", "--batch-size", "3", "--backend", "cpu"])
+    expect({ status: listed.status, stderr: listed.stderr }).toMatchObject({ status: 0 })
+    expect((JSON.parse(readFileSync(join(root, "listed", "results.json"), "utf8")) as { labeled: number }).labeled).toBe(3)
+    writeFileSync(ids, "synthetic#3\nsynthetic#99\n")
+    const missing = run(["finetune", "--run", out, "--data", "synthetic:40", "--label-ids", ids, "--out", join(root, "listed2"), "--backend", "cpu"])
+    expect(missing.status).not.toBe(0)
+    expect(missing.stderr).toMatch(/labelIds: 1 of 2 ids are not in synthetic \(40 images.*first: synthetic#99/)
     const bad = run(["pretrain", "--backend", "gpu"])
     expect(bad.status).not.toBe(0)
     expect(bad.stdout + bad.stderr).toMatch(/--backend: "gpu"\. Expected: "auto" \| "tensorflow" \| "wasm" \| "cpu"/)
