@@ -25,6 +25,26 @@ const luma = (pixels: Uint8Array): Float64Array => {
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((v, i) => v === b[i])
 
+// Share of edge energy (squared luma gradient) whose direction lies within 10° of an axis, over 20 squares.
+const axisShare = (maxRotation: number) => {
+  let near = 0
+  let total = 0
+  for (let k = 0; k < 20; k++) {
+    const l = luma(renderSynthetic(4, 1 + 10 * k, 64, 64, 10, maxRotation).pixels)
+    for (let y = 1; y < 63; y++) {
+      for (let x = 1; x < 63; x++) {
+        const gx = l[y * 64 + x + 1]! - l[y * 64 + x - 1]!
+        const gy = l[(y + 1) * 64 + x]! - l[(y - 1) * 64 + x]!
+        const energy = gx * gx + gy * gy
+        const angle = Math.atan2(Math.abs(gy), Math.abs(gx))
+        total += energy
+        if (Math.min(angle, Math.PI / 2 - angle) < Math.PI / 18) near += energy
+      }
+    }
+  }
+  return near / total
+}
+
 describe("renderSynthetic: determinism, labels and sizes", () => {
   it("gives the same bytes for the same (seed, index), whatever else is rendered and in which order", () => {
     const forward = Array.from({ length: 30 }, (_v, i) => renderSynthetic(5, i, 32, 32))
@@ -86,25 +106,6 @@ describe("renderSynthetic: determinism, labels and sizes", () => {
 
   it("maxRotation: 180 is the default, bit for bit; 0 keeps squares upright (their edges run along the axes)", () => {
     for (let i = 0; i < 20; i++) expect(sameBytes(renderSynthetic(4, i, 32, 32, 10, 180).pixels, renderSynthetic(4, i, 32, 32).pixels)).toBe(true)
-    // Share of edge energy (squared luma gradient) whose direction lies within 10° of an axis, over 20 squares.
-    const axisShare = (maxRotation: number) => {
-      let near = 0
-      let total = 0
-      for (let k = 0; k < 20; k++) {
-        const l = luma(renderSynthetic(4, 1 + 10 * k, 64, 64, 10, maxRotation).pixels)
-        for (let y = 1; y < 63; y++) {
-          for (let x = 1; x < 63; x++) {
-            const gx = l[y * 64 + x + 1]! - l[y * 64 + x - 1]!
-            const gy = l[(y + 1) * 64 + x]! - l[(y - 1) * 64 + x]!
-            const energy = gx * gx + gy * gy
-            const angle = Math.atan2(Math.abs(gy), Math.abs(gx))
-            total += energy
-            if (Math.min(angle, Math.PI / 2 - angle) < Math.PI / 18) near += energy
-          }
-        }
-      }
-      return near / total
-    }
     const upright = axisShare(0)
     const any = axisShare(180)
     // Uniformly oriented edges put 2·10°/90° ≈ 0.22 of their energy near the axes; upright squares nearly all.

@@ -199,10 +199,9 @@ export const buildSimclrModel = (config: Pick<PretrainConfig, "encoder" | "head"
  */
 const OPERATIONAL_FIELDS = ["maxSteps", "logEvery", "checkpointEvery", "keepCheckpoints", "decodeConcurrency", "decodeCache"]
 
-const sameRecipe = (a: unknown, b: unknown): boolean => {
-  const strip = (c: unknown) => JSON.stringify(Object.fromEntries(Object.entries(c as Record<string, unknown>).filter(([k]) => !OPERATIONAL_FIELDS.includes(k))))
-  return typeof a === "object" && a !== null && strip(a) === strip(b)
-}
+const recipeOf = (c: unknown): string => JSON.stringify(Object.fromEntries(Object.entries(c as Record<string, unknown>).filter(([k]) => !OPERATIONAL_FIELDS.includes(k))))
+
+const sameRecipe = (a: unknown, b: unknown): boolean => typeof a === "object" && a !== null && recipeOf(a) === recipeOf(b)
 
 /**
  * @category models

@@ -1,6 +1,6 @@
 /**
  * The "I train my own conv net on wasm" user: @simclr/wasm-kernels packed and installed alone next to
- * tfjs-core and the wasm backend; a conv2d gradient runs on wasm once the kernels are registered.
+ * tfjs-core and the wasm backend; a conv2d gradient runs on wasm once the kernels (filter and input gradients, Tile) are registered.
  */
 import { expect, it } from "vitest"
 import { describeStandalone } from "./install.ts"
@@ -22,7 +22,7 @@ console.log(JSON.stringify({ before, registered, dw: Array.from(dw.dataSync()) }
 `)
       const result = JSON.parse(out.trim().split("\\n").at(-1)!) as { before: boolean; registered: Array<string>; dw: Array<number> }
       expect(result.before).toBe(false)
-      expect(result.registered).toEqual(["Conv2DBackpropFilter", "Conv2DBackpropInput"])
+      expect(result.registered).toEqual(["Conv2DBackpropFilter", "Conv2DBackpropInput", "Tile"])
       // All-ones 4×4 input and gradient, 3×3 "same": each tap sees the positions where both overlap:
       // corners 3·3 = 9, edges 3·4 = 12, centre 4·4 = 16.
       expect(result.dw).toEqual([9, 12, 9, 12, 16, 12, 9, 12, 9])
