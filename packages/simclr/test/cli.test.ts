@@ -1,5 +1,5 @@
 /**
- * The `simclr` command end to end, as a user runs it (the built dist/cli.js in a child process, cpu
+ * The `simclr` command end to end, as a user runs it (the bin shim over the built dist/cli.js in a child process, cpu
  * backend, a tiny model on the synthetic set): pre-train, interrupt with Ctrl-C (SIGINT: the step
  * finishes, a checkpoint is written, the process exits cleanly), kill with SIGKILL mid-run, resume to
  * the end, then linear and kNN evaluation.
@@ -11,7 +11,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
 
-const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url))
+const cli = fileURLToPath(new URL("../bin/simclr.js", import.meta.url))
 const root = mkdtempSync(join(tmpdir(), "simclr-cli-"))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 

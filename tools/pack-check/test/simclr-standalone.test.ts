@@ -27,14 +27,14 @@ describe("simclr installed alone", () => {
 
   it("packs the built code with its bin, types and README, and no tests; peers are tfjs and the optional native backends", () => {
     const { files, app } = get()
-    for (const f of ["dist/index.js", "dist/index.d.ts", "dist/cli.js", "README.md"]) expect(files).toContain(f)
+    for (const f of ["bin/simclr.js", "dist/index.js", "dist/index.d.ts", "dist/cli.js", "README.md"]) expect(files).toContain(f)
     expect(files.filter((f) => f.startsWith("test/") || f.endsWith(".tsbuildinfo"))).toEqual([])
     const manifest = JSON.parse(readFileSync(join(app, "node_modules", "simclr", "package.json"), "utf8")) as {
       bin: Record<string, string>
       peerDependencies: Record<string, string>
       peerDependenciesMeta: Record<string, { optional?: boolean }>
     }
-    expect(manifest.bin).toEqual({ simclr: "./dist/cli.js" })
+    expect(manifest.bin).toEqual({ simclr: "./bin/simclr.js" })
     expect(Object.entries(manifest.peerDependenciesMeta).filter(([, m]) => m.optional === true).map(([name]) => name).toSorted()).toEqual([
       "@tensorflow/tfjs-node",
       "@tensorflow/tfjs-node-gpu"
