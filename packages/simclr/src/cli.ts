@@ -17,7 +17,7 @@ import { type BackendChoice, selectBackend } from "./backend.ts"
 import { nodeServices } from "./cli/nodeServices.ts"
 import { decodePretrainConfig, InvalidConfigError, PRESET_IDS, type PresetId, pretrainPresets } from "./config.ts"
 import { demo, formatDemoTable } from "./demo.ts"
-import { type Accuracy, knnEvaluate, linearProbeAccuracy, trainLinearProbe } from "./evaluate.ts"
+import { type Accuracy, knnEvaluate, linearEvaluate } from "./evaluate.ts"
 import { extractFeatures, type Features } from "./extractFeatures.ts"
 import { finetune, finetuneDefaults } from "./finetune.ts"
 import { loadRun, readRunConfig } from "./loadRun.ts"
@@ -182,19 +182,21 @@ const featuresOf = (run: string, trainSpec: string, testSpec: string, output: "h
   Effect.gen(function*() {
     const config = yield* readRunConfig(run)
     const size = config.imageSize
-    const loaded = baseline === "none" ? yield* loadRun(run) : { ...buildSimclrModel(config), step: 0 }
-    const model = baseline === "raw-pixels" ? (images: tf.Tensor4D): tf.Tensor => images : loaded.model
+    // Raw pixels need no model; random init is the run's encoder rebuilt from its seeds, untrained.
+    const loaded = baseline === "none" ? yield* loadRun(run) : baseline === "random-init" ? { ...buildSimclrModel(config), step: 0 } : undefined
+    const model = loaded === undefined ? (images: tf.Tensor4D): tf.Tensor => images : loaded.model
     const index = output === "h" ? 0 : 2
     const extract = (spec: string, split: "train" | "test"): Effect.Effect<Features, DataStreamError> =>
       Effect.flatMap(resolveData(spec, { split, imageSize: size }), (source) => extractFeatures(model, source, { imageSize: size, output: index }))
     const train = yield* extract(trainSpec, "train")
-    const test = yield* extract(testSpec, "test").pipe(Effect.ensuring(Effect.sync(() => loaded.model.dispose())))
+    const test = yield* extract(testSpec, "test").pipe(Effect.ensuring(Effect.sync(() => loaded?.model.dispose())))
     if (train.labels === undefined || test.labels === undefined) {
       return yield* new InvalidConfigError({ source: "--train/--test", issues: "evaluation needs labeled data (class sub-folders, a CSV with labels, IDX or CIFAR labels)" })
     }
     const largest = train.labels.reduce((a, b) => Math.max(a, b), 0)
     const classes = Math.max(train.classes?.length ?? 0, largest + 1)
-    if (labelFraction === undefined) return { train, test, step: loaded.step, classes }
+    const step = loaded?.step ?? 0
+    if (labelFraction === undefined) return { train, test, step, classes }
     const kept = yield* Effect.try({
       try: () => labelSubset(train.labels!, { fraction: labelFraction }),
       catch: (e) => new InvalidConfigError({ source: "--label-fraction", issues: e instanceof Error ? e.message : String(e) })
@@ -202,7 +204,7 @@ const featuresOf = (run: string, trainSpec: string, testSpec: string, output: "h
     const values = new Float32Array(kept.length * train.dim)
     kept.forEach((row, i) => values.set(train.values.subarray(row * train.dim, (row + 1) * train.dim), i * train.dim))
     const subset: Features = { ...train, values, count: kept.length, labels: Int32Array.from(kept, (row) => train.labels![row]!), ids: kept.map((row) => train.ids[row]!) }
-    return { train: subset, test, step: loaded.step, classes }
+    return { train: subset, test, step, classes }
   })
 
 /** What an evaluation scored, for its report. */
@@ -239,10 +241,9 @@ const linearEvalCommand = Command.make(
       yield* useBackend(flags.backend)
       const { train, test, step, classes } = yield* featuresOf(flags.run, flags.train, flags.test, flags.output, flags.baseline, pick(flags.labelFraction))
       const x = tf.tensor2d(train.values, [train.count, train.dim])
-      const probe = trainLinearProbe(x, train.labels!, { classes, epochs: flags.epochs, batchSize: flags.batchSize, learningRate: flags.learningRate, standardize: flags.standardize })
       const xt = tf.tensor2d(test.values, [test.count, test.dim])
-      const accuracy = linearProbeAccuracy(probe, xt, test.labels!)
-      tf.dispose([x, xt, probe.kernel, probe.bias])
+      const accuracy = linearEvaluate(x, train.labels!, xt, test.labels!, { classes, epochs: flags.epochs, batchSize: flags.batchSize, learningRate: flags.learningRate, standardize: flags.standardize })
+      tf.dispose([x, xt])
       yield* report(flags.run, reportName("linear-eval", flags), { ...accuracy, step, ...evalInfo(flags, train.count), epochs: flags.epochs, standardize: flags.standardize })
     })
 ).pipe(Command.withDescription("Linear evaluation: a linear classifier on frozen features (official protocol)"))

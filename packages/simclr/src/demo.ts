@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
-import { type Accuracy, knnEvaluate, linearProbeAccuracy, trainLinearProbe } from "./evaluate.ts"
+import { type Accuracy, knnEvaluate, linearEvaluate } from "./evaluate.ts"
 import { extractFeatures, type Features } from "./extractFeatures.ts"
 import { loadRun } from "./loadRun.ts"
 import { buildSimclrModel, pretrain, type PretrainConfig, type PretrainOptions, type PretrainResult } from "./pretrain.ts"
@@ -68,9 +68,7 @@ const score = (name: RepresentationScore["name"], train: Features, test: Feature
   const xt = tf.tensor2d(test.values, [test.count, test.dim])
   try {
     // Standardised, so raw pixels, an untrained encoder and a trained one train at the same rate.
-    const probe = trainLinearProbe(x, train.labels!, { classes, epochs, batchSize: 256, learningRate: 0.1, standardize: true })
-    const linear = linearProbeAccuracy(probe, xt, test.labels!)
-    tf.dispose([probe.kernel, probe.bias])
+    const linear = linearEvaluate(x, train.labels!, xt, test.labels!, { classes, epochs, batchSize: 256, learningRate: 0.1, standardize: true })
     const knn = knnEvaluate(x, train.labels!, xt, test.labels!, { classes })
     return { name, dim: train.dim, linear, knn }
   } finally {

@@ -249,3 +249,19 @@ export const linearProbeAccuracy = (probe: LinearProbe, features: tf.Tensor2D, l
     logits.dispose()
   }
 }
+
+/**
+ * Trains a linear probe on `train` and returns its accuracy on `test` (the probe is freed): linear
+ * evaluation in one call, as `knnEvaluate` is for kNN.
+ *
+ * @category evaluation
+ * @since 0.1.0
+ */
+export const linearEvaluate = (train: tf.Tensor2D, trainLabels: Int32Array, test: tf.Tensor2D, testLabels: Int32Array, options: LinearProbeOptions): Accuracy => {
+  const probe = trainLinearProbe(train, trainLabels, options)
+  try {
+    return linearProbeAccuracy(probe, test, testLabels)
+  } finally {
+    tf.dispose([probe.kernel, probe.bias])
+  }
+}

@@ -21,6 +21,7 @@ export {
   type KnnOptions,
   knnScores,
   type LinearProbe,
+  linearEvaluate,
   linearProbeAccuracy,
   type LinearProbeOptions,
   trainLinearProbe

@@ -1,7 +1,7 @@
 import { expectAllclose, randomNormal, useLeakCheck } from "@simclr/test-utils"
 import * as tf from "@tensorflow/tfjs-core"
 import { describe, expect, it } from "vitest"
-import { accuracyOf, knnEvaluate, knnScores, linearProbeAccuracy, trainLinearProbe } from "../src/index.ts"
+import { accuracyOf, knnEvaluate, knnScores, linearEvaluate, linearProbeAccuracy, trainLinearProbe } from "../src/index.ts"
 
 useLeakCheck()
 
@@ -72,6 +72,8 @@ describe("linear probe (official linear evaluation)", () => {
     expect(linearProbeAccuracy(probe, b.x, b.labels).top1).toBeGreaterThanOrEqual(0.98)
     const again = trainLinearProbe(a.x, a.labels, options)
     expect(Array.from(again.kernel.dataSync())).toEqual(Array.from(probe.kernel.dataSync()))
+    // linearEvaluate: the same probe and accuracy in one call, the probe freed (the leak check covers it).
+    expect(linearEvaluate(a.x, a.labels, b.x, b.labels, options)).toEqual(linearProbeAccuracy(probe, b.x, b.labels))
     tf.dispose([a.x, b.x, probe.kernel, probe.bias, again.kernel, again.bias])
   })
 

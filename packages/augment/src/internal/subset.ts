@@ -6,10 +6,9 @@ import * as tf from "@tensorflow/tfjs-core"
  */
 const slicesAreFast = (): boolean => tf.getBackend() === "cpu"
 
-/** The images at `indices`, in that order. */
-export const takeImages = (images: tf.Tensor4D, indices: ReadonlyArray<number>): tf.Tensor4D =>
+/** The images at `indices`, in that order, as per-image slices (the cpu path of `applyToSubset`). */
+const takeImages = (images: tf.Tensor4D, indices: ReadonlyArray<number>): tf.Tensor4D =>
   tf.tidy(() => {
-    if (!slicesAreFast()) return tf.gather(images, Int32Array.from(indices)) as tf.Tensor4D
     if (indices.length === 1) return tf.slice(images, [indices[0]!, 0, 0, 0], [1, -1, -1, -1])
     return tf.concat(
       indices.map((i) => tf.slice(images, [i, 0, 0, 0], [1, -1, -1, -1])),
