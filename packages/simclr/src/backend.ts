@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { Data, Effect } from "effect"
 import { registerWasmTrainingKernels } from "@simclr/wasm-kernels"
+import { MAX_WASM_THREADS, registerThreadedWasmBackend, wasmThreading } from "@simclr/wasm-kernels/node"
 import { createRequire } from "node:module"
 
 /**
@@ -38,6 +39,21 @@ export class BackendUnavailableError extends Data.TaggedError("BackendUnavailabl
 }
 
 /**
+ * An option of `selectBackend` is out of range (the message names it and the allowed values).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidBackendOptionError extends Data.TaggedError("InvalidBackendOptionError")<{
+  readonly option: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `${this.option}: ${this.reason}`
+  }
+}
+
+/**
  * @category models
  * @since 0.1.0
  */
@@ -46,8 +62,22 @@ export interface SelectedBackend {
   readonly name: string
   /** The package that provides it. */
   readonly package: string
-  /** Why this one: what `auto` found and skipped. */
+  /** Why this one: what `auto` found and skipped, and for wasm how many threads it runs. */
   readonly reason: string
+  /** Threads the backend computes with, where known (wasm: XNNPACK's pool, the calling thread included). */
+  readonly threads?: number
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface SelectBackendOptions {
+  /**
+   * Threads for the wasm backend (its threaded SIMD build, from `@simclr/wasm-kernels/node`), 1–8.
+   * Default: every core Node reports. Only takes effect when wasm starts for the first time in the process.
+   */
+  readonly wasmThreads?: number
 }
 
 interface Candidate {
@@ -74,11 +104,13 @@ const isInstalled = (specifier: string): boolean => {
   }
 }
 
-const tryCandidate = (c: Candidate): Effect.Effect<void, BackendUnavailableError> =>
+const tryCandidate = (c: Candidate, options: SelectBackendOptions): Effect.Effect<void, BackendUnavailableError> =>
   Effect.tryPromise({
     try: async () => {
       if (!isInstalled(c.package)) throw new Error("not installed")
       await importOptional(c.package)
+      // tfjs runs wasm single-threaded in Node: start its threaded SIMD build instead (once per process).
+      if (c.name === "wasm" && tf.findBackend("wasm") === null) registerThreadedWasmBackend(options.wasmThreads === undefined ? {} : { threads: options.wasmThreads })
       if (!(await tf.setBackend(c.name))) throw new Error(`tf.setBackend("${c.name}") returned false`)
       await tf.ready()
     },
@@ -99,7 +131,10 @@ const tryCandidate = (c: Candidate): Effect.Effect<void, BackendUnavailableError
  * @category backends
  * @since 0.1.0
  */
-export const selectBackend = (choice: BackendChoice): Effect.Effect<SelectedBackend, BackendUnavailableError> =>
+export const selectBackend = (
+  choice: BackendChoice,
+  options: SelectBackendOptions = {}
+): Effect.Effect<SelectedBackend, BackendUnavailableError | InvalidBackendOptionError> =>
   Effect.gen(function*() {
     // tfjs-core registers no op gradients; its gradient files are not loadable by Node's ESM resolver,
     // and the union package's Node bundle registers them all (with the shared tfjs-core).
@@ -107,18 +142,28 @@ export const selectBackend = (choice: BackendChoice): Effect.Effect<SelectedBack
     if (!BACKEND_CHOICES.includes(choice)) {
       return yield* new BackendUnavailableError({ backend: String(choice), reason: `not a backend; allowed: ${BACKEND_CHOICES.join(", ")}`, install: "—" })
     }
+    const threads = options.wasmThreads
+    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > MAX_WASM_THREADS)) {
+      return yield* new InvalidBackendOptionError({ option: "wasmThreads", reason: `expected an integer from 1 to ${MAX_WASM_THREADS}, got ${threads}` })
+    }
     const candidates = choice === "auto" ? CANDIDATES : CANDIDATES.filter((c) => c.name === choice)
     const skipped: Array<string> = []
     let last: BackendUnavailableError | undefined
     for (const candidate of candidates) {
-      const result = yield* Effect.result(tryCandidate(candidate))
+      const result = yield* Effect.result(tryCandidate(candidate, options))
       if (result._tag === "Success") {
         // Stock wasm cannot train convolutions (no Conv2DBackpropFilter): add the missing kernels.
         const added = candidate.name === "wasm" ? registerWasmTrainingKernels() : []
+        const threading = candidate.name === "wasm" ? wasmThreading() : undefined
+        const threads = threading === undefined
+          ? ""
+          : threading.threaded
+          ? `; threaded SIMD build, ${threading.threads} thread${threading.threads === 1 ? "" : "s"}`
+          : `; single-threaded (the threaded build did not start: ${threading.fallbackReason ?? "unknown"})`
         const reason = (choice === "auto"
           ? `auto: took ${candidate.package}${skipped.length > 0 ? `; skipped ${skipped.join("; ")}` : " (the fastest candidate)"}`
-          : `requested`) + (candidate.name === "wasm" ? `; training kernels from @simclr/wasm-kernels${added.length > 0 ? ` (${added.join(", ")})` : ""}` : "")
-        return { name: candidate.name, package: candidate.package, reason }
+          : `requested`) + threads + (candidate.name === "wasm" ? `; training kernels from @simclr/wasm-kernels${added.length > 0 ? ` (${added.join(", ")})` : ""}` : "")
+        return { name: candidate.name, package: candidate.package, reason, ...(threading === undefined ? {} : { threads: threading.threads }) }
       }
       last = result.failure
       skipped.push(`${candidate.package} (${result.failure.reason.slice(candidate.package.length + 2)})`)

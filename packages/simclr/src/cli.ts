@@ -31,9 +31,15 @@ const backendFlag = Flag.Literals("backend", ["auto", "tensorflow", "wasm", "cpu
   Flag.withDescription("tfjs backend; auto takes @tensorflow/tfjs-node-gpu, then -node, then wasm, then cpu (default auto)")
 )
 
-const useBackend = (choice: BackendChoice) =>
+const threadsFlag = Flag.Int("threads").pipe(
+  Flag.optional,
+  Flag.withDescription("threads for the wasm backend, 1-8 (default: every core)")
+)
+
+const useBackend = (choice: BackendChoice, threads: { readonly _tag: "Some"; readonly value: number } | { readonly _tag: "None" }) =>
   Effect.gen(function*() {
-    const selected = yield* selectBackend(choice)
+    const wasmThreads = pick(threads)
+    const selected = yield* selectBackend(choice, wasmThreads === undefined ? {} : { wasmThreads })
     tf.env().set("PROD", true)
     yield* Effect.log(`backend: ${selected.name} (${selected.package}; ${selected.reason})`)
   })
@@ -98,11 +104,12 @@ const demoCommand = Command.make(
     out: Flag.String("out").pipe(Flag.withDefault("runs/demo"), Flag.withDescription("run folder; re-running resumes or re-scores (default runs/demo)")),
     epochs: optionalInt("epochs", `pre-training epochs (default ${pretrainPresets.demo().epochs})`),
     trainImages: Flag.Int("train-images").pipe(Flag.withDefault(5000), Flag.withDescription("synthetic images to pre-train on (default 5000)")),
-    backend: backendFlag
+    backend: backendFlag,
+  threads: threadsFlag
   },
   (flags) =>
     Effect.gen(function*() {
-      yield* useBackend(flags.backend)
+      yield* useBackend(flags.backend, flags.threads)
       const epochs = pick(flags.epochs)
       const config = yield* decodePretrainConfig({ ...pretrainPresets.demo(), ...(epochs === undefined ? {} : { epochs }) }, "--epochs")
       const result = yield* withProgress(config, Math.floor(flags.trainImages / config.batchSize), (progress) =>
@@ -126,11 +133,12 @@ const pretrainCommand = Command.make(
     temperature: optionalNumber("temperature", "NT-Xent temperature"),
     maxSteps: optionalInt("max-steps", "stop after this many steps"),
     seed: optionalInt("seed", "seed of the shuffles, augmentations and initialisation"),
-    backend: backendFlag
+    backend: backendFlag,
+  threads: threadsFlag
   },
   (flags) =>
     Effect.gen(function*() {
-      yield* useBackend(flags.backend)
+      yield* useBackend(flags.backend, flags.threads)
       const preset = pretrainPresets[flags.preset as PresetId]()
       const fromFile = flags.config._tag === "Some"
         ? yield* Effect.tryPromise({
@@ -173,7 +181,8 @@ const evalFlags = {
     Flag.withDefault("none" as const),
     Flag.withDescription("score a baseline instead of the trained run: the run's encoder at its random initialisation, or raw pixels at the run's image size (default none)")
   ),
-  backend: backendFlag
+  backend: backendFlag,
+  threads: threadsFlag
 }
 
 type Baseline = "none" | "random-init" | "raw-pixels"
@@ -238,7 +247,7 @@ const linearEvalCommand = Command.make(
   },
   (flags) =>
     Effect.gen(function*() {
-      yield* useBackend(flags.backend)
+      yield* useBackend(flags.backend, flags.threads)
       const { train, test, step, classes } = yield* featuresOf(flags.run, flags.train, flags.test, flags.output, flags.baseline, pick(flags.labelFraction))
       const x = tf.tensor2d(train.values, [train.count, train.dim])
       const xt = tf.tensor2d(test.values, [test.count, test.dim])
@@ -257,7 +266,7 @@ const knnCommand = Command.make(
   },
   (flags) =>
     Effect.gen(function*() {
-      yield* useBackend(flags.backend)
+      yield* useBackend(flags.backend, flags.threads)
       const { train, test, step, classes } = yield* featuresOf(flags.run, flags.train, flags.test, flags.output, flags.baseline, pick(flags.labelFraction))
       const x = tf.tensor2d(train.values, [train.count, train.dim])
       const xt = tf.tensor2d(test.values, [test.count, test.dim])
@@ -283,11 +292,12 @@ const finetuneCommand = Command.make(
     ftProjSelector: Flag.Int("ft-proj-selector").pipe(Flag.withDefault(0), Flag.withDescription("projection-head layer the classifier reads: 0 = h, 1 = first head layer (v2) (default 0)")),
     freezeUpTo: Flag.Int("freeze-up-to").pipe(Flag.withDefault(-1), Flag.withDescription("freeze the stem and groups up to this block: -1 none, 0 stem, 1-4 layer1-4 (default -1)")),
     seed: Flag.Int("seed").pipe(Flag.withDefault(0), Flag.withDescription("seeds the label subset, order and augmentation (default 0)")),
-    backend: backendFlag
+    backend: backendFlag,
+  threads: threadsFlag
   },
   (flags) =>
     Effect.gen(function*() {
-      yield* useBackend(flags.backend)
+      yield* useBackend(flags.backend, flags.threads)
       const { imageSize } = yield* readRunConfig(flags.run)
       const source = yield* resolveData(flags.data, { split: "train", imageSize })
       const test = flags.test._tag === "Some" ? yield* resolveData(flags.test.value, { split: "test", imageSize }) : undefined
@@ -326,11 +336,12 @@ const embedCommand = Command.make(
     data: Flag.String("data").pipe(Flag.withDescription("the images to embed (same forms as pretrain --data)")),
     out: Flag.String("out").pipe(Flag.withDefault("embeddings.npy"), Flag.withDescription("the .npy file; the ids go next to it as <name>.ids.txt (default embeddings.npy)")),
     output: evalFlags.output,
-    backend: backendFlag
+    backend: backendFlag,
+  threads: threadsFlag
   },
   (flags) =>
     Effect.gen(function*() {
-      yield* useBackend(flags.backend)
+      yield* useBackend(flags.backend, flags.threads)
       const loaded = yield* loadRun(flags.run)
       const source = yield* resolveData(flags.data, { split: "test", imageSize: loaded.config.imageSize })
       const features = yield* extractFeatures(loaded.model, source, { imageSize: loaded.config.imageSize, output: flags.output === "h" ? 0 : 2 }).pipe(
@@ -352,11 +363,12 @@ const exportCommand = Command.make(
     run: evalFlags.run,
     out: Flag.String("out").pipe(Flag.withDefault("export"), Flag.withDescription("folder for model.json and weight shards (default export)")),
     withHead: Flag.Boolean("with-head").pipe(Flag.withDefault(false), Flag.withDescription("export images → [h, ft, z] instead of the encoder alone")),
-    backend: backendFlag
+    backend: backendFlag,
+  threads: threadsFlag
   },
   (flags) =>
     Effect.gen(function*() {
-      yield* useBackend(flags.backend)
+      yield* useBackend(flags.backend, flags.threads)
       const loaded = yield* loadRun(flags.run)
       const saved = yield* Effect.promise(() => saveModel(flags.withHead ? loaded.model : loaded.encoder, flags.out)).pipe(
         Effect.ensuring(Effect.sync(() => loaded.model.dispose()))

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-export { BACKEND_CHOICES, type BackendChoice, BackendUnavailableError, type SelectedBackend, selectBackend } from "./backend.ts"
+export { BACKEND_CHOICES, type BackendChoice, BackendUnavailableError, InvalidBackendOptionError, type SelectBackendOptions, type SelectedBackend, selectBackend } from "./backend.ts"
 export { type Checkpoint, type CheckpointContents, CheckpointError, readLatestCheckpoint, restoreCheckpoint, writeCheckpoint } from "./checkpoint.ts"
 export { demo, type DemoOptions, type DemoResult, formatDemoTable, type RepresentationScore } from "./demo.ts"
 export { finetune, type FinetuneConfig, finetuneDefaults, type FinetuneResult } from "./finetune.ts"

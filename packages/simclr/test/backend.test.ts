@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Exit } from "effect"
+import { availableParallelism } from "node:os"
 import { selectBackend } from "../src/index.ts"
 
 describe("selectBackend", () => {
@@ -20,6 +21,10 @@ describe("selectBackend", () => {
       // tfjs-node(-gpu) cannot be installed on the development and CI machines; wasm is a dependency.
       assert.strictEqual(selected.name, "wasm")
       assert.match(selected.reason, /skipped @tensorflow\/tfjs-node-gpu \(not installed\); @tensorflow\/tfjs-node \(not installed\)/)
+      // wasm runs its threaded SIMD build with every core (at most 8), and says so.
+      const cores = Math.min(8, availableParallelism())
+      assert.strictEqual(selected.threads, cores)
+      assert.include(selected.reason, `threaded SIMD build, ${cores} thread${cores === 1 ? "" : "s"}`)
       yield* selectBackend("cpu")
     }))
 
@@ -31,5 +36,13 @@ describe("selectBackend", () => {
       assert.strictEqual(error?._tag, "BackendUnavailableError")
       assert.include(error?.message, "npm install @tensorflow/tfjs-node@")
       yield* selectBackend("cpu")
+    }))
+
+  it.effect("a bad wasm thread count names the option and the range", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(selectBackend("auto", { wasmThreads: 0 }))
+      const error = Exit.isFailure(exit) ? (exit.cause.reasons[0] as { error?: { _tag: string; message: string } }).error : undefined
+      assert.strictEqual(error?._tag, "InvalidBackendOptionError")
+      assert.strictEqual(error?.message, "wasmThreads: expected an integer from 1 to 8, got 0")
     }))
 })

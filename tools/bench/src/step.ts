@@ -19,6 +19,7 @@ const backend = parseFlag("backend", "wasm") as "wasm" | "cpu"
 const runs = Number(parseFlag("runs", "3"))
 const profile = parseFlag("profile", "true") === "true"
 const cases = parseFlag("cases", "tiny24,r18x025-28").split(",")
+const threads = parseFlag("threads", "")
 
 interface Case {
   readonly label: string
@@ -45,9 +46,9 @@ const categoryOf = (kernel: string): string => {
   return "element-wise & other"
 }
 
-await Effect.runPromise(selectBackend(backend))
+const selected = await Effect.runPromise(selectBackend(backend, threads === "" ? {} : { wasmThreads: Number(threads) }))
 tf.env().set("PROD", true)
-console.log(`SimCLR step, backend=${tf.getBackend()}, node ${process.version}`)
+console.log(`SimCLR step, backend=${tf.getBackend()}${selected.threads === undefined ? "" : ` (${selected.threads} threads)`}, node ${process.version}`)
 console.log("case\timages × size\tms/step (median)\tmin–max ms\truns\timages/s\tpeak RSS MB")
 for (const key of cases) {
   const c = CASES[key]
