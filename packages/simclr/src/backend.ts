@@ -142,9 +142,9 @@ export const selectBackend = (
     if (!BACKEND_CHOICES.includes(choice)) {
       return yield* new BackendUnavailableError({ backend: String(choice), reason: `not a backend; allowed: ${BACKEND_CHOICES.join(", ")}`, install: "—" })
     }
-    const threads = options.wasmThreads
-    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > MAX_WASM_THREADS)) {
-      return yield* new InvalidBackendOptionError({ option: "wasmThreads", reason: `expected an integer from 1 to ${MAX_WASM_THREADS}, got ${threads}` })
+    const wanted = options.wasmThreads
+    if (wanted !== undefined && (!Number.isInteger(wanted) || wanted < 1 || wanted > MAX_WASM_THREADS)) {
+      return yield* new InvalidBackendOptionError({ option: "wasmThreads", reason: `expected an integer from 1 to ${MAX_WASM_THREADS}, got ${wanted}` })
     }
     const candidates = choice === "auto" ? CANDIDATES : CANDIDATES.filter((c) => c.name === choice)
     const skipped: Array<string> = []

@@ -128,6 +128,7 @@ const pretrainCommand = Command.make(
     config: Flag.String("config").pipe(Flag.optional, Flag.withDescription("a JSON or YAML (.yaml/.yml) file whose fields override the preset")),
     epochs: optionalInt("epochs", "passes over the data"),
     batchSize: optionalInt("batch-size", "images per step (two views each)"),
+    chunkSize: optionalInt("chunk-size", "images per encoder pass (GradCache: batches larger than memory; batch norm per chunk)"),
     imageSize: optionalInt("image-size", "input size of the encoder"),
     learningRate: optionalNumber("learning-rate", "base learning rate (scaled by the preset's rule)"),
     temperature: optionalNumber("temperature", "NT-Xent temperature"),
@@ -154,6 +155,7 @@ const pretrainCommand = Command.make(
         Object.entries({
           epochs: pick(flags.epochs),
           batchSize: pick(flags.batchSize),
+          chunkSize: pick(flags.chunkSize),
           imageSize: pick(flags.imageSize),
           temperature: pick(flags.temperature),
           maxSteps: pick(flags.maxSteps),

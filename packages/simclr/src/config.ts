@@ -73,7 +73,8 @@ export const PretrainConfigSchema = Schema.Struct({
   decodeCache: Schema.optionalKey(Schema.String),
   maxSteps: Schema.optionalKey(Count(1)),
   examplesPerEpoch: Schema.optionalKey(Count(1)),
-  linearProbe: Schema.optionalKey(Schema.Boolean)
+  linearProbe: Schema.optionalKey(Schema.Boolean),
+  chunkSize: Schema.optionalKey(Count(1))
 })
 
 /**

@@ -83,6 +83,12 @@ export interface PretrainConfig {
    * separable the features are becoming, at no cost to the pre-training. Unlabeled sources skip it.
    */
   readonly linearProbe?: boolean
+  /**
+   * Images per encoder pass (GradCache; see `simclrStep`'s `chunkSize`): a batch larger than memory
+   * allows (wasm's heap is 4 GiB) trains in chunks with cached embedding gradients. Batch norm
+   * statistics are then per chunk. Default: the whole batch at once.
+   */
+  readonly chunkSize?: number
 }
 
 /**
@@ -342,6 +348,7 @@ export const pretrain = <E>(
                   temperature: config.temperature,
                   optimizer,
                   learningRate: lr,
+                  ...(config.chunkSize === undefined ? {} : { chunkSize: config.chunkSize }),
                   ...(probeWeights === undefined || batch.labels === undefined ? {} : { probe: { weights: probeWeights, labels: batch.labels } })
                 }),
               catch: (error) => error

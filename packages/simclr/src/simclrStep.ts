@@ -32,6 +32,17 @@ export interface SimclrStepOptions {
     readonly weights: Readonly<Record<string, tf.Variable>>
     readonly labels: Int32Array
   }
+  /**
+   * Images per encoder pass (GradCache, Gao et al. 2021). Unset: both views of the whole batch go
+   * through the network at once. Set: a first pass without gradients embeds the batch chunk by chunk
+   * (both views of `chunkSize` images per chunk), NT-Xent and its gradient with respect to every
+   * embedding are computed over the whole batch, then each chunk is run again with gradients and
+   * back-propagated from its cached embedding gradients. Memory then scales with the chunk, not the
+   * batch. The gradients equal the full batch's exactly for a network without batch norm; with batch
+   * norm, statistics are per chunk (like per-device batch norm without synchronisation), and the
+   * moving averages are updated once per chunk. Costs one extra forward pass.
+   */
+  readonly chunkSize?: number
 }
 
 /**
@@ -112,18 +123,27 @@ const probeLossOf = (h: tf.Tensor, weights: Readonly<Record<string, tf.Variable>
   return { loss, correct, labeled }
 }
 
-export const simclrStep = (
+interface StepTensors {
+  readonly value: tf.Scalar
+  readonly grads: tf.NamedTensorMap
+  readonly accuracy: tf.Scalar
+  readonly entropy: tf.Scalar
+  readonly probeLoss: tf.Scalar | undefined
+  readonly probeCorrect: tf.Scalar | undefined
+  readonly labeled: number
+}
+
+/** Both views through the network at once (batch norm over all 2N views, as the official code). */
+const fullBatch = (
   model: tfl.LayersModel,
   views: readonly [tf.Tensor4D, tf.Tensor4D],
-  state: OptimizerState,
+  variables: Record<string, tf.Variable>,
   options: SimclrStepOptions
-): SimclrStepResult => {
+): StepTensors => {
   const probe = options.probe
-  const variables = { ...trainableWeights(model), ...probe?.weights }
   const n = views[0].shape[0]
-  if (probe !== undefined && probe.labels.length !== n) throw new RangeError(`probe.labels: ${probe.labels.length} labels for ${n} images per view`)
   let labeled = 0
-  const { value, grads, accuracy, entropy, probeLoss, probeCorrect } = tf.tidy(() => {
+  const out = tf.tidy(() => {
     let zs: [tf.Tensor, tf.Tensor] | undefined
     let probeTerms: [tf.Tensor, tf.Tensor] | undefined
     let contrastiveLoss: tf.Tensor | undefined
@@ -145,8 +165,129 @@ export const simclrStep = (
     const metrics = ntXentMetrics(zs![0], zs![1], { temperature: options.temperature })
     tf.dispose(zs!)
     // The total includes the probe's loss; report the contrastive part alone.
-    return { value: contrastiveLoss ?? computed.value, grads: computed.grads, accuracy: metrics.accuracy, entropy: metrics.entropy, probeLoss: probeTerms?.[0], probeCorrect: probeTerms?.[1] }
+    return {
+      value: (contrastiveLoss ?? computed.value) as tf.Scalar,
+      grads: computed.grads,
+      accuracy: metrics.accuracy as tf.Scalar,
+      entropy: metrics.entropy as tf.Scalar,
+      probeLoss: probeTerms?.[0] as tf.Scalar | undefined,
+      probeCorrect: probeTerms?.[1] as tf.Scalar | undefined
+    }
   })
+  return { ...out, labeled }
+}
+
+/** The rows [start, start + size) of both views, as one batch: view 1's rows then view 2's. */
+const chunkOf = (views: readonly [tf.Tensor4D, tf.Tensor4D], start: number, size: number): tf.Tensor4D =>
+  tf.concat([tf.slice(views[0], [start, 0, 0, 0], [size, -1, -1, -1]), tf.slice(views[1], [start, 0, 0, 0], [size, -1, -1, -1])], 0)
+
+/**
+ * GradCache: embed the batch chunk by chunk without gradients, take the loss's gradient with respect
+ * to the embeddings, then back-propagate each chunk from its cached embedding gradient.
+ */
+const chunked = (
+  model: tfl.LayersModel,
+  views: readonly [tf.Tensor4D, tf.Tensor4D],
+  options: SimclrStepOptions,
+  chunkSize: number
+): StepTensors | { readonly nonFinite: number } => {
+  const n = views[0].shape[0]
+  const starts = Array.from({ length: Math.ceil(n / chunkSize) }, (_, i) => i * chunkSize)
+  const sizeAt = (start: number) => Math.min(chunkSize, n - start)
+  // The first pass must not move batch norm's moving averages (the second pass does, once per chunk).
+  const moving = model.nonTrainableWeights.map((w) => w.read())
+  const saved = moving.map((w) => tf.clone(w))
+  const { z1, z2, h } = tf.tidy(() => {
+    const parts = starts.map((start) => {
+      const outputs = model.apply(chunkOf(views, start, sizeAt(start)), { training: true }) as Array<tf.Tensor>
+      const z = outputs[outputs.length - 1]!
+      const size = sizeAt(start)
+      const keep = (t: tf.Tensor, from: number) => tf.keep(tf.slice(t, [from, 0], [size, -1]))
+      return { z1: keep(z, 0), z2: keep(z, size), h1: keep(outputs[0]!, 0), h2: keep(outputs[0]!, size) }
+    })
+    const join = (key: "z1" | "z2" | "h1" | "h2") => tf.concat(parts.map((p) => p[key]), 0)
+    const joined = { z1: join("z1"), z2: join("z2"), h: options.probe === undefined ? undefined : tf.concat([join("h1"), join("h2")], 0) }
+    for (const p of parts) tf.dispose([p.z1, p.z2, p.h1, p.h2])
+    return joined
+  })
+  moving.forEach((w, i) => (w as tf.Variable).assign(saved[i]!))
+  tf.dispose(saved)
+  const loss = (a: tf.Tensor, b: tf.Tensor) => ntXent(a, b, { temperature: options.temperature }) as tf.Scalar
+  const { value, dz1, dz2 } = tf.tidy(() => {
+    const { value: v, grads } = tf.valueAndGrads(loss as never)([z1, z2])
+    return { value: v as tf.Scalar, dz1: grads[0]!, dz2: grads[1]! }
+  })
+  const lossValue = value.dataSync()[0]!
+  if (!Number.isFinite(lossValue)) {
+    tf.dispose([value, dz1, dz2, z1, z2, ...(h === undefined ? [] : [h])])
+    return { nonFinite: lossValue }
+  }
+  const metrics = ntXentMetrics(z1, z2, { temperature: options.temperature })
+  tf.dispose([z1, z2])
+  // The probe sees h behind a stop-gradient: its gradients need only the cached h.
+  const probe = options.probe
+  let labeled = 0
+  let probeGrads: tf.NamedTensorMap = {}
+  let probeTerms: [tf.Scalar, tf.Scalar] | undefined
+  if (probe !== undefined && h !== undefined) {
+    let correct: tf.Scalar | undefined
+    const computed = tf.variableGrads(() => {
+      const terms = probeLossOf(h, probe.weights, probe.labels)
+      labeled = terms.labeled
+      correct = tf.keep(terms.correct) as tf.Scalar
+      return terms.loss
+    }, Object.values(probe.weights))
+    probeTerms = [computed.value, correct!]
+    probeGrads = computed.grads
+    h.dispose()
+  }
+  const networkVariables = Object.values(trainableWeights(model))
+  const grads: tf.NamedTensorMap = {}
+  for (const start of starts) {
+    const size = sizeAt(start)
+    const { grads: chunkGrads, value: surrogate } = tf.variableGrads(() => {
+      const outputs = model.apply(chunkOf(views, start, size), { training: true }) as Array<tf.Tensor>
+      const z = outputs[outputs.length - 1]!
+      const dz = tf.concat([tf.slice(dz1, [start, 0], [size, -1]), tf.slice(dz2, [start, 0], [size, -1])], 0)
+      return tf.sum(tf.mul(z, dz)) as tf.Scalar
+    }, networkVariables)
+    surrogate.dispose()
+    for (const [name, g] of Object.entries(chunkGrads)) {
+      const previous = grads[name]
+      if (previous === undefined) grads[name] = g
+      else {
+        grads[name] = tf.add(previous, g)
+        tf.dispose([previous, g])
+      }
+    }
+  }
+  tf.dispose([dz1, dz2])
+  return {
+    value,
+    grads: { ...grads, ...probeGrads },
+    accuracy: metrics.accuracy as tf.Scalar,
+    entropy: metrics.entropy as tf.Scalar,
+    probeLoss: probeTerms?.[0],
+    probeCorrect: probeTerms?.[1],
+    labeled
+  }
+}
+
+export const simclrStep = (
+  model: tfl.LayersModel,
+  views: readonly [tf.Tensor4D, tf.Tensor4D],
+  state: OptimizerState,
+  options: SimclrStepOptions
+): SimclrStepResult => {
+  const probe = options.probe
+  const variables = { ...trainableWeights(model), ...probe?.weights }
+  const n = views[0].shape[0]
+  if (probe !== undefined && probe.labels.length !== n) throw new RangeError(`probe.labels: ${probe.labels.length} labels for ${n} images per view`)
+  const chunkSize = options.chunkSize
+  if (chunkSize !== undefined && (!Number.isInteger(chunkSize) || chunkSize < 1)) throw new RangeError(`chunkSize: expected a positive integer, got ${chunkSize}`)
+  const step = chunkSize === undefined || chunkSize >= n ? fullBatch(model, views, variables, options) : chunked(model, views, options, chunkSize)
+  if ("nonFinite" in step) throw new NonFiniteLoss(step.nonFinite)
+  const { value, grads, accuracy, entropy, probeLoss, probeCorrect, labeled } = step
   const scalars = [value, accuracy, entropy, ...(probeLoss === undefined || probeCorrect === undefined ? [] : [probeLoss, probeCorrect])]
   const [loss, contrastiveAccuracy, contrastiveEntropy, probeLossValue, correct] = scalars.map((t) => t.dataSync()[0]!) as [number, number, number, number?, number?]
   tf.dispose(scalars)

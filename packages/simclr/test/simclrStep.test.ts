@@ -57,6 +57,33 @@ useLeakCheck()
 const snapshot = (model: tfl.LayersModel): Record<string, Array<number>> =>
   Object.fromEntries(Object.entries(trainableWeights(model)).map(([k, v]) => [k, Array.from(v.dataSync())]))
 
+/** No batch norm anywhere: flatten → dense(5, tanh) = h → dense(3) = z; outputs [h, z]. */
+const plainModel = (seed: number) => {
+  const input = tfl.input({ shape: [8, 8, 3] })
+  const flat = tfl.layers.flatten().apply(input) as tfl.SymbolicTensor
+  const h = tfl.layers.dense({ units: 5, activation: "tanh", name: "fc", kernelInitializer: tfl.initializers.glorotNormal({ seed }) }).apply(flat) as tfl.SymbolicTensor
+  const z = tfl.layers.dense({ units: 3, name: "proj", kernelInitializer: tfl.initializers.glorotNormal({ seed: seed + 1 }) }).apply(h) as tfl.SymbolicTensor
+  return tfl.model({ inputs: input, outputs: [h, z] })
+}
+
+/** One SGD step (lr 1, no momentum) from the same start; returns every weight's change = −gradient. */
+const deltas = (chunkSize: number | undefined, probe: boolean) => {
+  const model = plainModel(31)
+  const views = [randomUniform([5, 8, 8, 3], 32), randomUniform([5, 8, 8, 3], 33)] as [tf.Tensor4D, tf.Tensor4D]
+  const weights = tf.tidy(() => ({ "head_supervised/kernel": tf.variable(randomUniform([5, 4], 34)), "head_supervised/bias": tf.variable(tf.zeros([4])) }))
+  const probeOption = probe ? { probe: { weights, labels: new Int32Array([3, -1, 0, 1, 3]) } } : {}
+  const before = { ...snapshot(model), ...Object.fromEntries(Object.entries(weights).map(([k, v]) => [k, Array.from(v.dataSync())])) }
+  const optimizer = sgd({ momentum: 0 })
+  const state = optimizer.init({ ...trainableWeights(model), ...(probe ? weights : {}) })
+  const result = simclrStep(model, views, state, { temperature: 0.5, optimizer, learningRate: 1, ...probeOption, ...(chunkSize === undefined ? {} : { chunkSize }) })
+  const after = { ...snapshot(model), ...Object.fromEntries(Object.entries(weights).map(([k, v]) => [k, Array.from(v.dataSync())])) }
+  disposeState(result.state)
+  tf.dispose([...views, ...Object.values(weights)])
+  model.dispose()
+  const { state: _, ...metrics } = result
+  return { metrics, delta: Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v.map((x, i) => x - before[k]![i]!)])) }
+}
+
 describe("simclrStep", () => {
   it("plain SGD moves every weight by −lr × its finite-difference gradient", () => {
     const { model, dispose } = build(3, true)
@@ -179,5 +206,66 @@ describe("simclrStep", () => {
     tf.dispose([...views, h, ...Object.values(weights)])
     plain.dispose()
     probed.dispose()
+  })
+
+  describe("chunkSize (GradCache)", () => {
+    it("without batch norm, chunks of 1, 2 and 4 images give the full batch's gradients and metrics (float32, 1e-5 of the scale)", () => {
+      for (const probe of [false, true]) {
+        const full = deltas(undefined, probe)
+        for (const chunkSize of [1, 2, 4]) {
+          const chunkedRun = deltas(chunkSize, probe)
+          expect(chunkedRun.metrics.loss).toBeCloseTo(full.metrics.loss, 5)
+          expect(chunkedRun.metrics.contrastiveAccuracy).toBe(full.metrics.contrastiveAccuracy)
+          expect(chunkedRun.metrics.contrastiveEntropy).toBeCloseTo(full.metrics.contrastiveEntropy, 5)
+          expect([chunkedRun.metrics.probeLoss === undefined, full.metrics.probeLoss === undefined]).toEqual([!probe, !probe])
+          expect(chunkedRun.metrics.probeLoss ?? 0).toBeCloseTo(full.metrics.probeLoss ?? 0, 5)
+          for (const [name, d] of Object.entries(full.delta)) {
+            if (!probe && name.startsWith("head_supervised")) continue
+            const scale = Math.max(...d.map(Math.abs))
+            expect({ name, moved: scale > 0 }).toEqual({ name, moved: true })
+            expectAllclose(chunkedRun.delta[name]!, d, { rtol: 0, atol: 1e-5 * scale })
+          }
+        }
+      }
+    })
+
+    it("with batch norm, statistics are per chunk: the loss is NT-Xent of the per-chunk embeddings, and the moving averages move once per chunk", () => {
+      const { model, dispose } = build(41)
+      const views = [randomUniform([6, 8, 8, 3], 42), randomUniform([6, 8, 8, 3], 43)] as [tf.Tensor4D, tf.Tensor4D]
+      const bn = (model.getLayer("encoder") as tfl.LayersModel).getLayer("bn1")
+      const start = bn.getWeights().map((w) => w.clone())
+      // Expected: each chunk (both views of 3 images) through the network in training mode, in order.
+      const expected = tf.tidy(() => {
+        const zs = [0, 3].map((from) => {
+          const x = tf.concat([tf.slice(views[0], [from, 0, 0, 0], [3, -1, -1, -1]), tf.slice(views[1], [from, 0, 0, 0], [3, -1, -1, -1])])
+          return (model.apply(x, { training: true }) as Array<tf.Tensor>)[2]!
+        })
+        const z1 = tf.concat(zs.map((z) => tf.slice(z, [0, 0], [3, -1])))
+        const z2 = tf.concat(zs.map((z) => tf.slice(z, [3, 0], [3, -1])))
+        return ntXent(z1, z2, { temperature: 0.5 }).dataSync()[0]!
+      })
+      const movingAfterTwoChunks = bn.getWeights().slice(2).map((w) => Array.from(w.dataSync()))
+      bn.setWeights(start)
+      const optimizer = sgd({ momentum: 0 })
+      const result = simclrStep(model, views, optimizer.init(trainableWeights(model)), { temperature: 0.5, optimizer, learningRate: 0.1, chunkSize: 3 })
+      expect(result.loss).toBeCloseTo(expected, 5)
+      const moving = bn.getWeights().slice(2).map((w) => Array.from(w.dataSync()))
+      expectAllclose(moving[0]!, movingAfterTwoChunks[0]!, { rtol: 1e-5, atol: 1e-7 })
+      expectAllclose(moving[1]!, movingAfterTwoChunks[1]!, { rtol: 1e-5, atol: 1e-7 })
+      disposeState(result.state)
+      tf.dispose([...views, ...start])
+      dispose()
+    })
+
+    it("a bad chunk size names the option", () => {
+      const { model, dispose } = build(5)
+      const views = [tf.zeros([2, 8, 8, 3]), tf.ones([2, 8, 8, 3])] as [tf.Tensor4D, tf.Tensor4D]
+      const optimizer = sgd()
+      const state = optimizer.init(trainableWeights(model))
+      expect(() => simclrStep(model, views, state, { temperature: 0.5, optimizer, learningRate: 0.1, chunkSize: 0 })).toThrow(/chunkSize: expected a positive integer, got 0/)
+      disposeState(state)
+      tf.dispose([...views])
+      dispose()
+    })
   })
 })

@@ -4,4 +4,4 @@
  *
  * @since 0.1.0
  */
-export { conv2DBackpropFilterConfig, conv2DBackpropInputConfig, registerWasmTrainingKernels, tileConfig } from "./registerWasmTrainingKernels.ts"
+export { conv2DBackpropFilterConfig, conv2DBackpropInputConfig, identityConfig, meanConfig, registerWasmTrainingKernels, sumConfig, tileConfig } from "./registerWasmTrainingKernels.ts"

@@ -5,7 +5,7 @@ import "@tensorflow/tfjs-backend-wasm"
 // tfjs-core registers no op gradients on its own (the union package does).
 import "@tensorflow/tfjs-core/dist/register_all_gradients.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { registerWasmTrainingKernels, tileConfig } from "../src/index.ts"
+import { identityConfig, meanConfig, registerWasmTrainingKernels, sumConfig, tileConfig } from "../src/index.ts"
 
 let previous = ""
 beforeAll(async () => {
@@ -59,7 +59,7 @@ const expectWasmMatchesCpu = async (c: Case, kernel: string, inputs: Record<stri
 const size = (shape: ReadonlyArray<number>) => shape.reduce((a, b) => a * b, 1)
 
 describe("wasm training kernels", () => {
-  it("adds the missing filter gradient, replaces the input gradient and Tile, once", () => {
+  it("adds the missing filter gradient, replaces the input gradient, Tile, Sum, Mean and Identity, once", () => {
     expect(tf.getKernel("Conv2DBackpropFilter", "wasm") === undefined || registerWasmTrainingKernels().length === 0).toBe(true)
     registerWasmTrainingKernels()
     expect(tf.getKernel("Conv2DBackpropFilter", "wasm")).toBeDefined()
@@ -144,5 +144,64 @@ describe("wasm training kernels", () => {
         expect({ case: { shape, reps, dtype }, ...(await on("wasm")) }).toEqual({ case: { shape, reps, dtype }, ...(await on("cpu")) })
       }
     }
+  })
+
+  it("Sum and Mean (the replacements) equal the cpu backend's for every axis set and keepDims (float32; int32 sums), without leaking", async () => {
+    registerWasmTrainingKernels()
+    expect(tf.getKernel("Sum", "wasm")?.kernelFunc).toBe(sumConfig.kernelFunc)
+    expect(tf.getKernel("Mean", "wasm")?.kernelFunc).toBe(meanConfig.kernelFunc)
+    const shape = [6, 5, 4, 7]
+    // Leading runs (the matrix–vector path), then others (handed to the stock kernels), negative axes too.
+    const axisSets: Array<number | Array<number>> = [[0, 1, 2], [0], [0, 1], [-4, -3, -2], [1, 2], [3], 2, [0, 2], [0, 1, 2, 3]]
+    for (const op of ["sum", "mean"] as const) {
+      for (const axis of axisSets) {
+        for (const keepDims of [false, true]) {
+          // int32 means go to the stock kernels, and stock wasm and cpu round integer means differently
+          // (not ours to change): int32 is compared for sums only.
+          for (const dtype of op === "sum" ? (["float32", "int32"] as const) : (["float32"] as const)) {
+            const data = dtype === "float32" ? values(size(shape), 7) : Int32Array.from({ length: size(shape) }, (_v, i) => (i * 13) % 29 - 14)
+            const on = async (backend: string) => {
+              await tf.setBackend(backend)
+              const t = tf.tensor(data, shape, dtype)
+              const before = tf.memory().numTensors
+              const out = (op === "sum" ? tf.sum : tf.mean)(t, axis, keepDims)
+              const result = { shape: out.shape, values: Array.from(out.dataSync()), dtype: out.dtype }
+              out.dispose()
+              const leaked = tf.memory().numTensors - before
+              t.dispose()
+              return { ...result, leaked }
+            }
+            const [wasm, cpu] = [await on("wasm"), await on("cpu")]
+            const c = { op, axis, keepDims, dtype }
+            expect({ c, shape: wasm.shape, dtype: wasm.dtype, leaked: wasm.leaked }).toEqual({ c, shape: cpu.shape, dtype: cpu.dtype, leaked: 0 })
+            // float32: sums of up to 210 terms in another order; 1e-6 of the sum of magnitudes (|x| ≤ 1).
+            const tolerance = dtype === "int32" ? 0 : 1e-6 * 210
+            expect({ c, close: wasm.values.every((v, i) => Math.abs(v - cpu.values[i]!) <= tolerance) }).toEqual({ c, close: true })
+          }
+        }
+      }
+    }
+  })
+
+  it("Identity (the replacement) shares the input's memory: same values, no copy, and freeing one leaves the other intact", async () => {
+    registerWasmTrainingKernels()
+    expect(tf.getKernel("Identity", "wasm")?.kernelFunc).toBe(identityConfig.kernelFunc)
+    await tf.setBackend("wasm")
+    const before = tf.memory()
+    const x = tf.tensor([1.5, -2, 3, 4], [2, 2])
+    const y = tf.clone(x) // the Identity kernel
+    expect(tf.memory().numDataBuffers - before.numDataBuffers).toBe(1) // one buffer for both tensors
+    x.dispose()
+    expect(Array.from(y.dataSync())).toEqual([1.5, -2, 3, 4])
+    y.dispose()
+    const ints = tf.tensor([1, 2, 3], [3], "int32")
+    const copied = tf.clone(ints)
+    expect([copied.dtype, Array.from(copied.dataSync())]).toEqual(["int32", [1, 2, 3]])
+    tf.dispose([ints, copied])
+    const strings = tf.tensor(["a", "b"])
+    const s = tf.clone(strings)
+    expect(Array.from(s.dataSync() as unknown as Array<string>)).toEqual(["a", "b"])
+    tf.dispose([strings, s])
+    expect(tf.memory().numTensors).toBe(before.numTensors)
   })
 })

@@ -49,3 +49,16 @@ export const parseFlag = (name: string, fallback: string): string => {
   const arg = process.argv.find((a) => a.startsWith(prefix))
   return arg === undefined ? fallback : arg.slice(prefix.length)
 }
+
+/** Which part of a step a kernel belongs to. */
+export const categoryOf = (kernel: string): string | undefined => {
+  // Op wrappers (customGrad ops such as fused conv2d) are listed around the kernels they run: skip them.
+  if (kernel.endsWith("__op")) return undefined
+  if (/^(Conv2D|FusedConv2D|DepthwiseConv2dNative)$/.test(kernel)) return "conv forward"
+  if (kernel === "Conv2DBackpropInput") return "conv backward (data)"
+  if (kernel === "Conv2DBackpropFilter") return "conv backward (filter)"
+  if (/BatchNorm|Moments|Mean|Rsqrt|Sqrt|SquaredDifference|Variance/.test(kernel)) return "batch norm & reductions"
+  if (/MatMul|BatchMatMul|_FusedMatMul/.test(kernel)) return "matmul (head, loss)"
+  if (/Gather|Slice|Concat|Pad|Reshape|Transpose|Tile|Reverse|Split|Unpack|Pack|Identity|Cast|OneHot/.test(kernel)) return "data movement"
+  return "element-wise & other"
+}

@@ -1,0 +1,110 @@
+/**
+ * The benchmark suite in one command: a table per backend with a SimCLR training step for the two
+ * configurations PyTorch was measured on (issue 7), NT-Xent at N = 1024, one augmented view of a batch,
+ * the data stream from JPEGs, and a per-kernel profile of one step (where the time goes).
+ *
+ *   npm run bench                                  everything, on wasm and cpu
+ *   npm run bench -- --backends=wasm --only=step,profile [--threads=2] [--runs=3] [--cpu-steps]
+ *
+ * Rows: step-r18-32, step-r18x025-28, step-demo, ntxent, augment, data, profile. Each row runs in its
+ * own Node process, so its peak RSS is its own. On cpu the two ResNet-18 steps are skipped unless
+ * `--cpu-steps` is given (issue 7 measured ≈ 3.6 h and ≈ 21 min per step there).
+ */
+import { execFileSync } from "node:child_process"
+import { availableParallelism, cpus } from "node:os"
+import { fileURLToPath } from "node:url"
+import { parseFlag } from "./harness.ts"
+
+/** What one row prints (as the last line of its process's stdout). */
+export interface RowResult {
+  readonly row: string
+  readonly label: string
+  readonly backend: string
+  readonly threads?: number
+  readonly batch: string
+  readonly msMedian: number
+  readonly msMin: number
+  readonly msMax: number
+  readonly runs: number
+  /** Images (or embeddings, for the loss) per second at the median. */
+  readonly perSecond: number
+  readonly unit: string
+  readonly peakRssMb: number
+  readonly note?: string
+  readonly profile?: ReadonlyArray<{ readonly part: string; readonly ms: number; readonly kernels: number }>
+  readonly stepMs?: number
+}
+
+/** PyTorch 1.13 on the same machine, 2 threads (issue 7): ms per step. */
+const PYTORCH_MS: Record<string, number> = { "step-r18-32": 2750, "step-r18x025-28": 390 }
+
+const ROWS = ["step-r18-32", "step-r18x025-28", "step-demo", "ntxent", "augment", "data", "profile"] as const
+const CPU_SKIPPED: Record<string, string> = {
+  "step-r18-32": "skipped on cpu: ≈ 3.6 h per step (issue 7); --cpu-steps runs it",
+  "step-r18x025-28": "skipped on cpu: ≈ 21 min per step (issue 7); --cpu-steps runs it",
+  profile: "profiled on wasm only (the cpu backend's convolutions dominate everything)"
+}
+
+const backends = parseFlag("backends", "wasm,cpu").split(",").filter((b) => b !== "")
+const only = parseFlag("only", ROWS.join(",")).split(",").filter((r) => r !== "")
+const threads = parseFlag("threads", "")
+const runs = parseFlag("runs", "")
+const cpuSteps = process.argv.includes("--cpu-steps")
+for (const b of backends) if (b !== "wasm" && b !== "cpu") throw new Error(`--backends: expected wasm and/or cpu, got ${b}`)
+for (const r of only) if (!(ROWS as ReadonlyArray<string>).includes(r)) throw new Error(`--only: unknown row ${r}; known: ${ROWS.join(", ")}`)
+
+const rowScript = fileURLToPath(new URL("./row.js", import.meta.url))
+
+const runRow = (row: string, backend: string): RowResult | { readonly row: string; readonly error: string } => {
+  const args = [rowScript, `--row=${row}`, `--backend=${backend}`, ...(threads === "" ? [] : [`--threads=${threads}`]), ...(runs === "" ? [] : [`--runs=${runs}`])]
+  try {
+    const out = execFileSync(process.execPath, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 26 })
+    return JSON.parse(out.trim().split("\n").at(-1)!) as RowResult
+  } catch (error) {
+    return { row, error: error instanceof Error ? error.message.split("\n")[0]! : String(error) }
+  }
+}
+
+const fmt = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms >= 100 ? 0 : 1)} ms`)
+
+console.log(`simclr-ts benchmarks — ${cpus()[0]?.model ?? "unknown CPU"}, ${availableParallelism()} cores, node ${process.version}`)
+for (const backend of backends) {
+  const results: Array<RowResult> = []
+  const lines: Array<string> = []
+  console.log(`\n## backend: ${backend}\n`)
+  console.log("| benchmark | batch | time (median; min–max, runs) | throughput | peak RSS | PyTorch 2 threads | ratio |")
+  console.log("|---|---|---|---|---|---|---|")
+  for (const row of only) {
+    if (backend === "cpu" && CPU_SKIPPED[row] !== undefined && !(cpuSteps && row.startsWith("step"))) {
+      lines.push(`${row}: ${CPU_SKIPPED[row]}`)
+      continue
+    }
+    if (row === "data" && backend !== backends[0]) {
+      lines.push("data: no tensors, the same on every backend (see the first table)")
+      continue
+    }
+    const r = runRow(row, backend)
+    if ("error" in r) {
+      console.log(`| ${row} | — | failed: ${r.error} | | | | |`)
+      continue
+    }
+    results.push(r)
+    if (r.row === "profile") continue
+    const torch = PYTORCH_MS[r.row]
+    const threadNote = r.threads === undefined ? "" : ` (${r.threads} thread${r.threads === 1 ? "" : "s"})`
+    console.log(
+      `| ${r.label}${threadNote} | ${r.batch} | ${fmt(r.msMedian)} (${fmt(r.msMin)}–${fmt(r.msMax)}, ${r.runs}) | ${r.perSecond.toFixed(1)} ${r.unit} | ${r.peakRssMb.toFixed(0)} MB | ${torch === undefined ? "" : fmt(torch)} | ${torch === undefined ? "" : `${(r.msMedian / torch).toFixed(1)}× slower`} |`
+    )
+  }
+  for (const r of results) if (r.note !== undefined) lines.push(`${r.row}: ${r.note}`)
+  if (lines.length > 0) console.log(`\n${lines.map((l) => `- ${l}`).join("\n")}`)
+  const profile = results.find((r) => r.row === "profile")
+  if (profile?.profile !== undefined) {
+    const total = profile.stepMs ?? profile.profile.reduce((a, p) => a + p.ms, 0)
+    console.log(`\n### where one step's time goes: ${profile.label}, ${profile.batch}${profile.threads === undefined ? "" : `, ${profile.threads} threads`}\n`)
+    console.log("| part | ms | share of the step | kernels |")
+    console.log("|---|---|---|---|")
+    for (const p of profile.profile) console.log(`| ${p.part} | ${p.ms.toFixed(0)} | ${((100 * p.ms) / total).toFixed(1)} % | ${p.kernels > 0 ? p.kernels : ""} |`)
+    console.log(`\nThe training step (everything but data and augmentation) took ${fmt(total)} of wall time; ${profile.note ?? ""}`)
+  }
+}
