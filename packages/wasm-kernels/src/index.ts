@@ -4,4 +4,14 @@
  *
  * @since 0.1.0
  */
-export { conv2DBackpropFilterConfig, conv2DBackpropInputConfig, identityConfig, meanConfig, registerWasmTrainingKernels, sumConfig, tileConfig } from "./registerWasmTrainingKernels.ts"
+export {
+  batchMatMulConfig,
+  conv2DBackpropFilterConfig,
+  conv2DBackpropInputConfig,
+  fusedMatMulConfig,
+  identityConfig,
+  meanConfig,
+  registerWasmTrainingKernels,
+  sumConfig,
+  tileConfig
+} from "./registerWasmTrainingKernels.ts"

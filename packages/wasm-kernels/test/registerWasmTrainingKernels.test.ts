@@ -5,7 +5,7 @@ import "@tensorflow/tfjs-backend-wasm"
 // tfjs-core registers no op gradients on its own (the union package does).
 import "@tensorflow/tfjs-core/dist/register_all_gradients.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { identityConfig, meanConfig, registerWasmTrainingKernels, sumConfig, tileConfig } from "../src/index.ts"
+import { batchMatMulConfig, fusedMatMulConfig, identityConfig, meanConfig, registerWasmTrainingKernels, sumConfig, tileConfig } from "../src/index.ts"
 
 let previous = ""
 beforeAll(async () => {
@@ -59,7 +59,7 @@ const expectWasmMatchesCpu = async (c: Case, kernel: string, inputs: Record<stri
 const size = (shape: ReadonlyArray<number>) => shape.reduce((a, b) => a * b, 1)
 
 describe("wasm training kernels", () => {
-  it("adds the missing filter gradient, replaces the input gradient, Tile, Sum, Mean and Identity, once", () => {
+  it("adds the missing filter gradient, replaces the input gradient, Tile, Sum, Mean, Identity and the matrix products, once", () => {
     expect(tf.getKernel("Conv2DBackpropFilter", "wasm") === undefined || registerWasmTrainingKernels().length === 0).toBe(true)
     registerWasmTrainingKernels()
     expect(tf.getKernel("Conv2DBackpropFilter", "wasm")).toBeDefined()
@@ -203,5 +203,39 @@ describe("wasm training kernels", () => {
     expect(Array.from(s.dataSync() as unknown as Array<string>)).toEqual(["a", "b"])
     tf.dispose([strings, s])
     expect(tf.memory().numTensors).toBe(before.numTensors)
+  })
+
+  it("BatchMatMul and _FusedMatMul (the replacements) equal the cpu backend's with every transpose, batched and fused (stock wasm misplaces a batched product's bias), without leaking", async () => {
+    registerWasmTrainingKernels()
+    expect(tf.getKernel("BatchMatMul", "wasm")?.kernelFunc).toBe(batchMatMulConfig.kernelFunc)
+    expect(tf.getKernel("_FusedMatMul", "wasm")?.kernelFunc).toBe(fusedMatMulConfig.kernelFunc)
+    const products: Array<{ a: Array<number>; b: Array<number>; ta: boolean; tb: boolean; fused: boolean }> = []
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      for (const fused of [false, true]) {
+        // a is [M, K] = [5, 7] and b [K, N] = [7, 3] before transposing; batched: 2 of each (rank 3).
+        for (const batch of [[], [2]]) products.push({ a: [...batch, ...(ta ? [7, 5] : [5, 7])], b: [...batch, ...(tb ? [3, 7] : [7, 3])], ta, tb, fused })
+      }
+    }
+    for (const c of products) {
+      const on = async (backend: string) => {
+        await tf.setBackend(backend)
+        const a = tf.tensor(values(size(c.a), 11), c.a)
+        const b = tf.tensor(values(size(c.b), 12), c.b)
+        const bias = tf.tensor1d(values(3, 13))
+        const before = tf.memory().numTensors
+        const out = c.fused
+          ? tf.fused.matMul({ a, b, transposeA: c.ta, transposeB: c.tb, bias, activation: "relu" })
+          : tf.matMul(a, b, c.ta, c.tb)
+        const result = { shape: out.shape, values: Array.from(out.dataSync()) }
+        out.dispose()
+        const leaked = tf.memory().numTensors - before
+        tf.dispose([a, b, bias])
+        return { ...result, leaked }
+      }
+      const [wasm, cpu] = [await on("wasm"), await on("cpu")]
+      expect({ c, shape: wasm.shape, leaked: wasm.leaked }).toEqual({ c, shape: cpu.shape, leaked: 0 })
+      // float32 dot products of 7 terms of magnitude ≤ 1.
+      expect({ c, close: wasm.values.every((v, i) => Math.abs(v - cpu.values[i]!) <= 1e-6) }).toEqual({ c, close: true })
+    }
   })
 })

@@ -8,7 +8,8 @@
  *
  * Rows: step-r18-32, step-r18x025-28, step-demo, ntxent, augment, data, profile. Each row runs in its
  * own Node process, so its peak RSS is its own. On cpu the two ResNet-18 steps are skipped unless
- * `--cpu-steps` is given (issue 7 measured ≈ 3.6 h and ≈ 21 min per step there).
+ * `--cpu-steps` is given (issue 7 measured ≈ 3.6 h and ≈ 21 min per step there), and so is the demo
+ * network's (minutes per step).
  */
 import { execFileSync } from "node:child_process"
 import { availableParallelism, cpus } from "node:os"
@@ -42,6 +43,7 @@ const ROWS = ["step-r18-32", "step-r18x025-28", "step-demo", "ntxent", "augment"
 const CPU_SKIPPED: Record<string, string> = {
   "step-r18-32": "skipped on cpu: ≈ 3.6 h per step (issue 7); --cpu-steps runs it",
   "step-r18x025-28": "skipped on cpu: ≈ 21 min per step (issue 7); --cpu-steps runs it",
+  "step-demo": "skipped on cpu: minutes per step (16.3 s for 16 images of 16×16 on this network's 8-wide sibling); --cpu-steps runs it",
   profile: "profiled on wasm only (the cpu backend's convolutions dominate everything)"
 }
 
