@@ -9,9 +9,11 @@ export {
   conv2DBackpropFilterConfig,
   conv2DBackpropInputConfig,
   fusedMatMulConfig,
+  gatherV2Config,
   identityConfig,
   meanConfig,
   registerWasmTrainingKernels,
+  reverseConfig,
   sumConfig,
   tileConfig
 } from "./registerWasmTrainingKernels.ts"

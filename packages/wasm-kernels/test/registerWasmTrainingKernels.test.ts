@@ -5,7 +5,7 @@ import "@tensorflow/tfjs-backend-wasm"
 // tfjs-core registers no op gradients on its own (the union package does).
 import "@tensorflow/tfjs-core/dist/register_all_gradients.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { batchMatMulConfig, fusedMatMulConfig, identityConfig, meanConfig, registerWasmTrainingKernels, sumConfig, tileConfig } from "../src/index.ts"
+import { batchMatMulConfig, fusedMatMulConfig, gatherV2Config, identityConfig, meanConfig, registerWasmTrainingKernels, reverseConfig, sumConfig, tileConfig } from "../src/index.ts"
 
 let previous = ""
 beforeAll(async () => {
@@ -59,7 +59,7 @@ const expectWasmMatchesCpu = async (c: Case, kernel: string, inputs: Record<stri
 const size = (shape: ReadonlyArray<number>) => shape.reduce((a, b) => a * b, 1)
 
 describe("wasm training kernels", () => {
-  it("adds the missing filter gradient, replaces the input gradient, Tile, Sum, Mean, Identity and the matrix products, once", () => {
+  it("adds the missing filter gradient, replaces the input gradient, Tile, Sum, Mean, Identity, the matrix products, GatherV2 and Reverse, once", () => {
     expect(tf.getKernel("Conv2DBackpropFilter", "wasm") === undefined || registerWasmTrainingKernels().length === 0).toBe(true)
     registerWasmTrainingKernels()
     expect(tf.getKernel("Conv2DBackpropFilter", "wasm")).toBeDefined()
@@ -237,5 +237,53 @@ describe("wasm training kernels", () => {
       // float32 dot products of 7 terms of magnitude ≤ 1.
       expect({ c, close: wasm.values.every((v, i) => Math.abs(v - cpu.values[i]!) <= 1e-6) }).toEqual({ c, close: true })
     }
+  })
+
+  it("GatherV2 and Reverse (the replacements) equal the cpu backend's bit for bit, every axis, dtype and index shape, without leaking", async () => {
+    registerWasmTrainingKernels()
+    expect(tf.getKernel("GatherV2", "wasm")?.kernelFunc).toBe(gatherV2Config.kernelFunc)
+    expect(tf.getKernel("Reverse", "wasm")?.kernelFunc).toBe(reverseConfig.kernelFunc)
+    const shape = [4, 3, 5, 2]
+    const dataOf = (dtype: "float32" | "int32" | "bool") =>
+      dtype === "float32" ? values(size(shape), 5) : Int32Array.from({ length: size(shape) }, (_v, i) => (dtype === "bool" ? i % 3 === 0 ? 1 : 0 : i * 7 - 50))
+    const on = async (backend: string, f: (t: tf.Tensor) => tf.Tensor, dtype: "float32" | "int32" | "bool") => {
+      await tf.setBackend(backend)
+      const t = tf.tensor(dataOf(dtype), shape, dtype)
+      const before = tf.memory().numTensors
+      const out = f(t)
+      const result = { shape: out.shape, dtype: out.dtype, values: Array.from(out.dataSync()) }
+      out.dispose()
+      const leaked = tf.memory().numTensors - before
+      t.dispose()
+      return { ...result, leaked }
+    }
+    const gathers: Array<{ axis: number; indices: Array<number> | Array<Array<number>> }> = [
+      { axis: 0, indices: [3, 0, 0, 2] },
+      { axis: 1, indices: [2, 1] },
+      { axis: 2, indices: [[4, 0], [1, 1], [3, 2]] },
+      { axis: 3, indices: [1, 0, 1] },
+      { axis: -2, indices: [0] },
+      { axis: 0, indices: [] }
+    ]
+    const reverses: Array<Array<number>> = [[0], [1], [2], [3], [1, 2], [0, 3], [0, 1, 2, 3], [-2], []]
+    for (const dtype of ["float32", "int32", "bool"] as const) {
+      for (const g of gathers) {
+        const f = (t: tf.Tensor) => tf.tidy(() => tf.gather(t, tf.tensor(g.indices.flat(), Array.isArray(g.indices[0]) ? [g.indices.length, (g.indices[0] as Array<number>).length] : [g.indices.length], "int32"), g.axis))
+        const c = { gather: g, dtype }
+        expect({ c, ...(await on("wasm", f, dtype)) }).toEqual({ c, ...(await on("cpu", f, dtype)) })
+      }
+      for (const dims of reverses) {
+        const c = { reverse: dims, dtype }
+        const f = (t: tf.Tensor) => tf.reverse(t, dims)
+        expect({ c, ...(await on("wasm", f, dtype)) }).toEqual({ c, ...(await on("cpu", f, dtype)) })
+      }
+    }
+    await tf.setBackend("wasm")
+    const t = tf.tensor2d([[1, 2], [3, 4]])
+    const bad = tf.tensor1d([0, 2], "int32")
+    const before = tf.memory().numTensors
+    expect(() => tf.gather(t, bad)).toThrow(/GatherV2: the index value 2 is not in \[0, 1\]/)
+    expect(tf.memory().numTensors).toBe(before)
+    tf.dispose([t, bad])
   })
 })
