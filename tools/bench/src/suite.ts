@@ -6,6 +6,8 @@
  *   npm run bench                                  everything, on wasm and cpu
  *   npm run bench -- --backends=wasm --only=step,profile [--threads=2] [--runs=3] [--cpu-steps]
  *
+ * `--only` takes row names or the prefix `step` (every step row).
+ *
  * Rows: step-r18-32, step-r18x025-28, step-demo, ntxent, augment, data, profile. Each row runs in its
  * own Node process, so its peak RSS is its own. On cpu the two ResNet-18 steps are skipped unless
  * `--cpu-steps` is given (issue 7 measured ≈ 3.6 h and ≈ 21 min per step there), and so is the demo
@@ -48,12 +50,14 @@ const CPU_SKIPPED: Record<string, string> = {
 }
 
 const backends = parseFlag("backends", "wasm,cpu").split(",").filter((b) => b !== "")
-const only = parseFlag("only", ROWS.join(",")).split(",").filter((r) => r !== "")
+// A filter names rows, or a prefix of them ("step" = every step-… row).
+const filters = parseFlag("only", ROWS.join(",")).split(",").filter((r) => r !== "")
+const only = ROWS.filter((row) => filters.some((f) => row === f || row.startsWith(`${f}-`)))
 const threads = parseFlag("threads", "")
 const runs = parseFlag("runs", "")
 const cpuSteps = process.argv.includes("--cpu-steps")
 for (const b of backends) if (b !== "wasm" && b !== "cpu") throw new Error(`--backends: expected wasm and/or cpu, got ${b}`)
-for (const r of only) if (!(ROWS as ReadonlyArray<string>).includes(r)) throw new Error(`--only: unknown row ${r}; known: ${ROWS.join(", ")}`)
+for (const f of filters) if (!ROWS.some((row) => row === f || row.startsWith(`${f}-`))) throw new Error(`--only: unknown row ${f}; known: ${ROWS.join(", ")} (or the prefix "step")`)
 
 const rowScript = fileURLToPath(new URL("./row.js", import.meta.url))
 
