@@ -13,7 +13,7 @@ import { saveModel } from "@simclr/encoders"
 import { mkdir, readFile, writeFile } from "node:fs/promises"
 import { parse as parseYaml } from "yaml"
 import { dirname, join } from "node:path"
-import { type BackendChoice, selectBackend } from "./backend.ts"
+import { type BackendChoice, InvalidBackendOptionError, selectBackend } from "./backend.ts"
 import { nodeServices } from "./cli/nodeServices.ts"
 import { decodePretrainConfig, InvalidConfigError, PRESET_IDS, type PresetId, pretrainPresets } from "./config.ts"
 import { demo, formatDemoTable } from "./demo.ts"
@@ -39,7 +39,10 @@ const threadsFlag = Flag.Int("threads").pipe(
 const useBackend = (choice: BackendChoice, threads: { readonly _tag: "Some"; readonly value: number } | { readonly _tag: "None" }) =>
   Effect.gen(function*() {
     const wasmThreads = pick(threads)
-    const selected = yield* selectBackend(choice, wasmThreads === undefined ? {} : { wasmThreads })
+    const selected = yield* selectBackend(choice, wasmThreads === undefined ? {} : { wasmThreads }).pipe(
+      // The library names its option; a CLI user typed --threads.
+      Effect.mapError((e) => (e._tag === "InvalidBackendOptionError" ? new InvalidBackendOptionError({ option: "--threads", reason: e.reason }) : e))
+    )
     tf.env().set("PROD", true)
     yield* Effect.log(`backend: ${selected.name} (${selected.package}; ${selected.reason})`)
   })

@@ -116,6 +116,9 @@ describe("simclr CLI", () => {
     const bad = run(["pretrain", "--backend", "gpu"])
     expect(bad.status).not.toBe(0)
     expect(bad.stdout + bad.stderr).toMatch(/--backend: "gpu"\. Expected: "auto" \| "tensorflow" \| "wasm" \| "cpu"/)
+    const threads = run(["pretrain", "--threads", "9", "--out", join(root, "never")])
+    expect(threads.status).not.toBe(0)
+    expect(threads.stderr).toMatch(/--threads: expected an integer from 1 to 8, got 9/)
   })
 
   it("embed writes .npy + ids; export writes a TF.js model whose features equal the embeddings", async () => {

@@ -15,6 +15,13 @@ let previous = ""
 
 beforeAll(async () => {
   previous = tf.getBackend()
+  if (tf.findBackend("wasm") !== null) {
+    // SIMCLR_TEST_BACKEND=wasm: the shared setup already started the stock build. Put its factory back
+    // unstarted, so this file starts the threaded one as an application would.
+    const stock = tf.findBackendFactory("wasm")
+    tf.removeBackend("wasm")
+    tf.registerBackend("wasm", stock, 2)
+  }
   registerThreadedWasmBackend({ threads: wanted })
   if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not start")
   registerWasmTrainingKernels()
