@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Data, Effect } from "effect"
 import { registerWasmTrainingKernels } from "@simclr/wasm-kernels"
 import { MAX_WASM_THREADS, registerThreadedWasmBackend, wasmThreading } from "@simclr/wasm-kernels/node"
+import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm"
 import { createRequire } from "node:module"
 
 /**
@@ -154,12 +155,15 @@ export const selectBackend = (
       if (result._tag === "Success") {
         // Stock wasm cannot train convolutions (no Conv2DBackpropFilter): add the missing kernels.
         const added = candidate.name === "wasm" ? registerWasmTrainingKernels() : []
-        const threading = candidate.name === "wasm" ? wasmThreading() : undefined
+        // Undefined when the wasm backend was started before selectBackend (e.g. by the application).
+        const threading = candidate.name === "wasm"
+          ? wasmThreading() ?? { threaded: false, threads: getThreadsCount(), fallbackReason: "wasm was started before selectBackend, with tfjs's own build" }
+          : undefined
         const threads = threading === undefined
           ? ""
           : threading.threaded
           ? `; threaded SIMD build, ${threading.threads} thread${threading.threads === 1 ? "" : "s"}`
-          : `; single-threaded (the threaded build did not start: ${threading.fallbackReason ?? "unknown"})`
+          : `; tfjs's stock build, ${threading.threads} thread${threading.threads === 1 ? "" : "s"} (${threading.fallbackReason ?? "the threaded build did not start"})`
         const reason = (choice === "auto"
           ? `auto: took ${candidate.package}${skipped.length > 0 ? `; skipped ${skipped.join("; ")}` : " (the fastest candidate)"}`
           : `requested`) + threads + (candidate.name === "wasm" ? `; training kernels from @simclr/wasm-kernels${added.length > 0 ? ` (${added.join(", ")})` : ""}` : "")
