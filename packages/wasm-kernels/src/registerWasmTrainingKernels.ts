@@ -483,6 +483,11 @@ export const registerWasmTrainingKernels = (): ReadonlyArray<string> => {
     if (current !== undefined) {
       stockKernels.set(config.kernelName, current.kernelFunc)
       unregisterKernel(config.kernelName, "wasm")
+      // Keep the stock kernel's setup (it binds its wasm function when a backend starts), which the
+      // cases ours hand back to it need on any wasm backend started later.
+      registerKernel({ ...config, ...(current.setupFunc === undefined ? {} : { setupFunc: current.setupFunc }), ...(current.disposeFunc === undefined ? {} : { disposeFunc: current.disposeFunc }) })
+      registered.push(config.kernelName)
+      continue
     }
     registerKernel(config)
     registered.push(config.kernelName)

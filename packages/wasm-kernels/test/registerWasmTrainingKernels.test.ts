@@ -286,4 +286,20 @@ describe("wasm training kernels", () => {
     expect(tf.memory().numTensors).toBe(before)
     tf.dispose([t, bad])
   })
+
+  it("a wasm backend started after registration still runs the cases handed to the stock kernels (their setup is kept)", async () => {
+    registerWasmTrainingKernels()
+    const factory = tf.findBackendFactory("wasm")
+    tf.removeBackend("wasm")
+    tf.registerBackend("wasm", factory, 2)
+    expect(await tf.setBackend("wasm")).toBe(true)
+    const before = tf.memory().numTensors
+    const x = tf.tensor2d([[1, 2], [3, 4]])
+    const rows = tf.sum(x, 1) // rank 2: the stock Sum
+    const means = tf.mean(x, 0) // rank 2: the stock Mean
+    const product = tf.matMul(x, x) // no transposes: the stock BatchMatMul
+    expect([Array.from(rows.dataSync()), Array.from(means.dataSync()), Array.from(product.dataSync())]).toEqual([[3, 7], [2, 3], [7, 10, 15, 22]])
+    tf.dispose([x, rows, means, product])
+    expect(tf.memory().numTensors).toBe(before)
+  })
 })
