@@ -14,6 +14,7 @@ export {
   meanConfig,
   registerWasmTrainingKernels,
   reverseConfig,
+  sliceConfig,
   sumConfig,
   tileConfig
 } from "./registerWasmTrainingKernels.ts"

@@ -5,7 +5,7 @@ import "@tensorflow/tfjs-backend-wasm"
 // tfjs-core registers no op gradients on its own (the union package does).
 import "@tensorflow/tfjs-core/dist/register_all_gradients.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { batchMatMulConfig, fusedMatMulConfig, gatherV2Config, identityConfig, meanConfig, registerWasmTrainingKernels, reverseConfig, sumConfig, tileConfig } from "../src/index.ts"
+import { batchMatMulConfig, fusedMatMulConfig, gatherV2Config, identityConfig, meanConfig, registerWasmTrainingKernels, reverseConfig, sliceConfig, sumConfig, tileConfig } from "../src/index.ts"
 
 let previous = ""
 beforeAll(async () => {
@@ -59,7 +59,7 @@ const expectWasmMatchesCpu = async (c: Case, kernel: string, inputs: Record<stri
 const size = (shape: ReadonlyArray<number>) => shape.reduce((a, b) => a * b, 1)
 
 describe("wasm training kernels", () => {
-  it("adds the missing filter gradient, replaces the input gradient, Tile, Sum, Mean, Identity, the matrix products, GatherV2 and Reverse, once", () => {
+  it("adds the missing filter gradient, replaces the input gradient, Tile, Sum, Mean, Identity, the matrix products, GatherV2, Reverse and Slice, once", () => {
     expect(tf.getKernel("Conv2DBackpropFilter", "wasm") === undefined || registerWasmTrainingKernels().length === 0).toBe(true)
     registerWasmTrainingKernels()
     expect(tf.getKernel("Conv2DBackpropFilter", "wasm")).toBeDefined()
@@ -301,5 +301,45 @@ describe("wasm training kernels", () => {
     expect([Array.from(rows.dataSync()), Array.from(means.dataSync()), Array.from(product.dataSync())]).toEqual([[3, 7], [2, 3], [7, 10, 15, 22]])
     tf.dispose([x, rows, means, product])
     expect(tf.memory().numTensors).toBe(before)
+  })
+
+  it("Slice (the replacement) equals the cpu backend's bit for bit for every begin / size form, dtype and rank, without leaking", async () => {
+    registerWasmTrainingKernels()
+    expect(tf.getKernel("Slice", "wasm")?.kernelFunc).toBe(sliceConfig.kernelFunc)
+    const shape = [4, 3, 5, 2]
+    const slices: Array<[number | Array<number>, number | Array<number>]> = [
+      [[0, 0, 0, 0], [4, 3, 5, 2]], // everything
+      [[1, 0, 0, 0], [2, -1, -1, -1]], // a run of whole images
+      [[0, 1, 2, 0], [-1, 2, 3, -1]], // the conv input gradient's crop
+      [[3, 2, 4, 1], [1, 1, 1, 1]], // one element
+      [[0, 0, 0, 1], [-1, -1, -1, 1]], // the last axis cut
+      [[1, 1], [2, 1]], // fewer axes than the rank
+      [2, 1], // numbers
+      [[0, 0, 5, 0], [-1, -1, 0, -1]] // empty
+    ]
+    for (const dtype of ["float32", "int32", "bool"] as const) {
+      for (const [begin, size] of slices) {
+        const on = async (backend: string) => {
+          await tf.setBackend(backend)
+          const n = shape.reduce((a, b) => a * b, 1)
+          const t = tf.tensor(dtype === "float32" ? values(n, 9) : Int32Array.from({ length: n }, (_v, i) => (dtype === "bool" ? i % 2 : i - 30)), shape, dtype)
+          const before = tf.memory().numTensors
+          const out = tf.slice(t, begin, size)
+          const result = { shape: out.shape, dtype: out.dtype, values: Array.from(out.dataSync()) }
+          out.dispose()
+          const leaked = tf.memory().numTensors - before
+          t.dispose()
+          return { ...result, leaked }
+        }
+        const c = { begin, size, dtype }
+        expect({ c, ...(await on("wasm")) }).toEqual({ c, ...(await on("cpu")) })
+      }
+    }
+    // Rank 1 and a scalar-free vector.
+    await tf.setBackend("wasm")
+    const v = tf.tensor1d([1, 2, 3, 4, 5])
+    const part = tf.slice(v, 1, 3)
+    expect(Array.from(part.dataSync())).toEqual([2, 3, 4])
+    tf.dispose([v, part])
   })
 })

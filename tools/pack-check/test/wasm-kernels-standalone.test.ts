@@ -34,7 +34,8 @@ console.log(JSON.stringify({ before, registered, dw: Array.from(dw.dataSync()) }
         "BatchMatMul",
         "_FusedMatMul",
         "GatherV2",
-        "Reverse"
+        "Reverse",
+        "Slice"
       ])
       // All-ones 4×4 input and gradient, 3×3 "same": each tap sees the positions where both overlap:
       // corners 3·3 = 9, edges 3·4 = 12, centre 4·4 = 16.
