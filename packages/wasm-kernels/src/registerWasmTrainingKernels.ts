@@ -482,8 +482,8 @@ export const sliceConfig: KernelConfig = {
     if (x.dtype === "string" || x.dtype === "complex64") return stockKernels.get("Slice")!({ inputs, backend, attrs: attrs as never })
     const shape = x.shape
     const rank = shape.length
-    const a = attrs as unknown as { begin: number | Array<number>; size: number | Array<number> }
-    const [begin, size] = slice_util.parseSliceParams(x, a.begin, a.size) as [Array<number>, Array<number>]
+    const params = attrs as unknown as { begin: number | Array<number>; size: number | Array<number> }
+    const [begin, size] = slice_util.parseSliceParams(x, params.begin, params.size) as [Array<number>, Array<number>]
     const heap = backend as unknown as HeapBackend
     const out = heap.makeOutput(size, x.dtype)
     const total = size.reduce((a, b) => a * b, 1)
@@ -498,15 +498,15 @@ export const sliceConfig: KernelConfig = {
     let split = rank - 1
     while (split > 0 && size[split] === shape[split] && begin[split] === 0) split--
     const inner = shape.slice(split + 1).reduce((a, b) => a * b, 1)
-    const run = size[split]! * inner
+    const runLength = size[split]! * inner
     const stride: Array<number> = Array.from({ length: rank }, () => 1)
     for (let a = rank - 2; a >= 0; a--) stride[a] = stride[a + 1]! * shape[a + 1]!
     const at: Array<number> = Array.from({ length: split }, () => 0)
-    const runs = total / run
+    const runs = total / runLength
     for (let r = 0; r < runs; r++) {
       let from = begin[split]! * stride[split]!
       for (let a = 0; a < split; a++) from += (begin[a]! + at[a]!) * stride[a]!
-      copyRun(dst, r * run, src, from, run)
+      copyRun(dst, r * runLength, src, from, runLength)
       for (let a = split - 1; a >= 0; a--) {
         if (++at[a]! < size[a]!) break
         at[a] = 0

@@ -318,20 +318,20 @@ describe("wasm training kernels", () => {
       [[0, 0, 5, 0], [-1, -1, 0, -1]] // empty
     ]
     for (const dtype of ["float32", "int32", "bool"] as const) {
-      for (const [begin, size] of slices) {
+      for (const [begin, extent] of slices) {
         const on = async (backend: string) => {
           await tf.setBackend(backend)
           const n = shape.reduce((a, b) => a * b, 1)
           const t = tf.tensor(dtype === "float32" ? values(n, 9) : Int32Array.from({ length: n }, (_v, i) => (dtype === "bool" ? i % 2 : i - 30)), shape, dtype)
           const before = tf.memory().numTensors
-          const out = tf.slice(t, begin, size)
+          const out = tf.slice(t, begin, extent)
           const result = { shape: out.shape, dtype: out.dtype, values: Array.from(out.dataSync()) }
           out.dispose()
           const leaked = tf.memory().numTensors - before
           t.dispose()
           return { ...result, leaked }
         }
-        const c = { begin, size, dtype }
+        const c = { begin, extent, dtype }
         expect({ c, ...(await on("wasm")) }).toEqual({ c, ...(await on("cpu")) })
       }
     }
