@@ -18,3 +18,4 @@ export {
   sumConfig,
   tileConfig
 } from "./registerWasmTrainingKernels.ts"
+export { meanGradConfig, sumGradConfig } from "./gradients.ts"

@@ -8,7 +8,8 @@
  *
  * @since 0.1.0
  */
-import { backend_util, getKernel, slice_util, type KernelConfig, type KernelFunc, registerKernel, type TensorInfo, unregisterKernel } from "@tensorflow/tfjs-core"
+import { backend_util, getGradient, getKernel, slice_util, type KernelConfig, type KernelFunc, registerGradient, registerKernel, type TensorInfo, unregisterKernel } from "@tensorflow/tfjs-core"
+import { meanGradConfig, sumGradConfig } from "./gradients.ts"
 
 type Backend = { disposeData: (dataId: object) => boolean | void }
 
@@ -517,14 +518,19 @@ export const sliceConfig: KernelConfig = {
 }
 
 /**
- * Registers the training kernels the wasm backend lacks (`Conv2DBackpropFilter`) and replaces its slow
- * `Conv2DBackpropInput`, once; later calls do nothing. Returns the kernel names this call registered. Import `@tensorflow/tfjs-backend-wasm`
- * before calling it.
+ * Registers the training kernel the wasm backend lacks (`Conv2DBackpropFilter`) and replaces the slow
+ * or faulty ones (`Conv2DBackpropInput`, `Tile`, `Sum`, `Mean`, `Identity`, `BatchMatMul`,
+ * `_FusedMatMul`, `GatherV2`, `Reverse`, `Slice`), keeping the stock kernels for the cases ours hand
+ * back; also registers `Sum`'s and `Mean`'s gradients without a ones tensor (any backend, same values).
+ * Once: later calls do nothing. Returns the kernel names this call registered. Import
+ * `@tensorflow/tfjs-backend-wasm` before calling it.
  *
  * @category kernels
  * @since 0.1.0
  */
 export const registerWasmTrainingKernels = (): ReadonlyArray<string> => {
+  // Backend-independent, same values: Sum's and Mean's gradients without a JavaScript-filled ones tensor.
+  for (const config of [sumGradConfig, meanGradConfig]) if (getGradient(config.kernelName)?.gradFunc !== config.gradFunc) registerGradient(config)
   const registered: Array<string> = []
   for (const config of [conv2DBackpropFilterConfig, conv2DBackpropInputConfig, tileConfig, sumConfig, meanConfig, identityConfig, batchMatMulConfig, fusedMatMulConfig, gatherV2Config, reverseConfig, sliceConfig]) {
     const current = getKernel(config.kernelName, "wasm")

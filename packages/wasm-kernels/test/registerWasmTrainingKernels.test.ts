@@ -5,7 +5,7 @@ import "@tensorflow/tfjs-backend-wasm"
 // tfjs-core registers no op gradients on its own (the union package does).
 import "@tensorflow/tfjs-core/dist/register_all_gradients.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { batchMatMulConfig, fusedMatMulConfig, gatherV2Config, identityConfig, meanConfig, registerWasmTrainingKernels, reverseConfig, sliceConfig, sumConfig, tileConfig } from "../src/index.ts"
+import { batchMatMulConfig, fusedMatMulConfig, gatherV2Config, identityConfig, meanConfig, meanGradConfig, registerWasmTrainingKernels, reverseConfig, sliceConfig, sumConfig, sumGradConfig, tileConfig } from "../src/index.ts"
 
 let previous = ""
 beforeAll(async () => {
@@ -341,5 +341,47 @@ describe("wasm training kernels", () => {
     const part = tf.slice(v, 1, 3)
     expect(Array.from(part.dataSync())).toEqual([2, 3, 4])
     tf.dispose([v, part])
+  })
+
+  it("registers Sum's and Mean's gradients without a ones tensor: the upstream gradient broadcast (÷ size for the mean), on cpu and wasm", async () => {
+    registerWasmTrainingKernels()
+    expect(tf.getGradient("Sum")?.gradFunc).toBe(sumGradConfig.gradFunc)
+    expect(tf.getGradient("Mean")?.gradFunc).toBe(meanGradConfig.gradFunc)
+    const shape = [3, 4, 2, 5]
+    for (const backend of ["cpu", "wasm"]) {
+      await tf.setBackend(backend)
+      for (const axis of [[0, 1, 2], [1], [3], [0, 3], [0, 1, 2, 3]]) {
+        for (const op of ["sum", "mean"] as const) {
+          const before = tf.memory().numTensors
+          const x = tf.tensor(values(size(shape), 21), shape)
+          const kept = shape.map((d, i) => (axis.includes(i) ? 1 : d))
+          const c = tf.tensor(values(size(kept), 22), kept)
+          // d/dx Σ (reduce(x) · c) = c broadcast back over the reduced axes (÷ their size for the mean).
+          const dx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul((op === "sum" ? tf.sum : tf.mean)(t, axis, true), c)))(x)
+          const reduced = axis.reduce((n, a) => n * shape[a]!, 1)
+          const cv = c.dataSync()
+          const expected = Array.from({ length: size(shape) }, (_v, flat) => {
+            let rest = flat
+            let at = 0
+            let stride = 1
+            const coords = shape.map(() => 0)
+            for (let a = shape.length - 1; a >= 0; a--) {
+              coords[a] = rest % shape[a]!
+              rest = Math.floor(rest / shape[a]!)
+            }
+            for (let a = shape.length - 1; a >= 0; a--) {
+              at += (axis.includes(a) ? 0 : coords[a]!) * stride
+              stride *= kept[a]!
+            }
+            return op === "sum" ? cv[at]! : cv[at]! / reduced
+          })
+          const got = Array.from(dx.dataSync())
+          const k = { backend, axis, op }
+          expect({ k, close: got.every((v, i) => Math.abs(v - expected[i]!) <= 1e-7 * Math.abs(expected[i]!)) }).toEqual({ k, close: true })
+          tf.dispose([x, c, dx])
+          expect({ k, leaked: tf.memory().numTensors - before }).toEqual({ k, leaked: 0 })
+        }
+      }
+    }
   })
 })
