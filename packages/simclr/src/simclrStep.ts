@@ -197,19 +197,21 @@ const chunked = (
   // The first pass must not move batch norm's moving averages (the second pass does, once per chunk).
   const moving = model.nonTrainableWeights.map((w) => w.read())
   const saved = moving.map((w) => tf.clone(w))
-  const { z1, z2, h } = tf.tidy(() => {
-    const parts = starts.map((start) => {
+  // One tidy per chunk, so only one chunk's activations are alive at a time.
+  const parts = starts.map((start) =>
+    tf.tidy(() => {
       const outputs = model.apply(chunkOf(views, start, sizeAt(start)), { training: true }) as Array<tf.Tensor>
       const z = outputs[outputs.length - 1]!
       const size = sizeAt(start)
-      const keep = (t: tf.Tensor, from: number) => tf.keep(tf.slice(t, [from, 0], [size, -1]))
-      return { z1: keep(z, 0), z2: keep(z, size), h1: keep(outputs[0]!, 0), h2: keep(outputs[0]!, size) }
+      const rows = (t: tf.Tensor, from: number) => tf.slice(t, [from, 0], [size, -1])
+      return { z1: rows(z, 0), z2: rows(z, size), h1: rows(outputs[0]!, 0), h2: rows(outputs[0]!, size) }
     })
-    const join = (key: "z1" | "z2" | "h1" | "h2") => tf.concat(parts.map((p) => p[key]), 0)
-    const joined = { z1: join("z1"), z2: join("z2"), h: options.probe === undefined ? undefined : tf.concat([join("h1"), join("h2")], 0) }
-    for (const p of parts) tf.dispose([p.z1, p.z2, p.h1, p.h2])
-    return joined
+  )
+  const join = (key: "z1" | "z2" | "h1" | "h2") => tf.concat(parts.map((p) => p[key]), 0)
+  const { z1, z2, h } = tf.tidy(() => {
+    return { z1: join("z1"), z2: join("z2"), h: options.probe === undefined ? undefined : tf.concat([join("h1"), join("h2")], 0) }
   })
+  for (const p of parts) tf.dispose([p.z1, p.z2, p.h1, p.h2])
   moving.forEach((w, i) => (w as tf.Variable).assign(saved[i]!))
   tf.dispose(saved)
   const loss = (a: tf.Tensor, b: tf.Tensor) => ntXent(a, b, { temperature: options.temperature }) as tf.Scalar
