@@ -10,42 +10,34 @@
  */
 import { broadcastTo, div, type GradConfig, reshape, type Tensor, util } from "@tensorflow/tfjs-core"
 
-const expandedGradient = (dy: Tensor, x: Tensor, axis: number | Array<number>) => {
-  const axes = util.parseAxisParam(axis, x.shape)
-  const expanded = x.shape.slice()
-  for (const a of axes) expanded[a] = 1
-  return { dy: reshape(dy, expanded), size: axes.reduce((n, a) => n * x.shape[a]!, 1) }
-}
-
 /**
- * @category gradients
- * @since 0.1.0
+ * The gradient of a reduction over `axis`: the upstream gradient reshaped to keep the reduced axes as
+ * 1 and broadcast back to x's shape, divided by the number of reduced elements for a mean.
  */
-export const sumGradConfig: GradConfig = {
-  kernelName: "Sum",
+const reductionGradient = (kernelName: "Sum" | "Mean"): GradConfig => ({
+  kernelName,
   inputsToSave: ["x"],
   gradFunc: (dy, saved, attrs) => {
     const x = saved[0]!
-    const { axis } = attrs as unknown as { axis: number | Array<number> }
-    return { x: () => broadcastTo(expandedGradient(dy as Tensor, x, axis).dy, x.shape) }
-  }
-}
-
-/**
- * @category gradients
- * @since 0.1.0
- */
-export const meanGradConfig: GradConfig = {
-  kernelName: "Mean",
-  inputsToSave: ["x"],
-  gradFunc: (dy, saved, attrs) => {
-    const x = saved[0]!
-    const { axis } = attrs as unknown as { axis: number | Array<number> }
+    const axes = util.parseAxisParam((attrs as unknown as { axis: number | Array<number> }).axis, x.shape)
     return {
       x: () => {
-        const g = expandedGradient(dy as Tensor, x, axis)
-        return broadcastTo(div(g.dy, g.size), x.shape)
+        const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d))
+        const g = reshape(dy as Tensor, expanded)
+        return broadcastTo(kernelName === "Mean" ? div(g, axes.reduce((n, a) => n * x.shape[a]!, 1)) : g, x.shape)
       }
     }
   }
-}
+})
+
+/**
+ * @category gradients
+ * @since 0.1.0
+ */
+export const sumGradConfig: GradConfig = reductionGradient("Sum")
+
+/**
+ * @category gradients
+ * @since 0.1.0
+ */
+export const meanGradConfig: GradConfig = reductionGradient("Mean")

@@ -332,6 +332,8 @@ const activationKernel = (activation: string, prelu: TensorInfo | undefined, alp
   }
 }
 
+const fusedWithExplicitTransposes = withExplicitTransposes("_FusedMatMul")
+
 /**
  * `_FusedMatMul` (matrix product + bias + activation) for `"wasm"`. Transposed operands are transposed
  * explicitly, as in `batchMatMulConfig`. Batched products (rank 3 and more) run as the product, then the
@@ -348,7 +350,7 @@ export const fusedMatMulConfig: KernelConfig = {
   kernelFunc: (args) => {
     const { inputs, backend, attrs } = args
     const operands = inputs as Record<string, TensorInfo>
-    if (operands["a"]!.shape.length <= 2) return withExplicitTransposes("_FusedMatMul")(args)
+    if (operands["a"]!.shape.length <= 2) return fusedWithExplicitTransposes(args)
     const a = attrs as unknown as { transposeA: boolean; transposeB: boolean; activation?: string; leakyreluAlpha?: number }
     let out = batchMatMulConfig.kernelFunc({ inputs: { a: operands["a"]!, b: operands["b"]! }, backend, attrs: { transposeA: a.transposeA, transposeB: a.transposeB } as never }) as TensorInfo
     const bias = operands["bias"]
@@ -371,6 +373,28 @@ export const fusedMatMulConfig: KernelConfig = {
 const copyRun = (dst: Float32Array | Int32Array | Uint8Array, to: number, src: Float32Array | Int32Array | Uint8Array, from: number, length: number): void => {
   if (length > 16) dst.set(src.subarray(from, from + length), to)
   else for (let k = 0; k < length; k++) dst[to + k] = src[from + k]!
+}
+
+/**
+ * Fills `dst` with runs of `length` elements, one per index of `dims` in row-major order, each copied
+ * from `src` at `sourceOf(index)` (the index array is reused between calls).
+ */
+const copyRuns = (
+  dst: Float32Array | Int32Array | Uint8Array,
+  src: Float32Array | Int32Array | Uint8Array,
+  dims: ReadonlyArray<number>,
+  length: number,
+  sourceOf: (at: ReadonlyArray<number>) => number
+): void => {
+  const at: Array<number> = dims.map(() => 0)
+  const count = dims.reduce((a, b) => a * b, 1)
+  for (let r = 0; r < count; r++) {
+    copyRun(dst, r * length, src, sourceOf(at), length)
+    for (let a = dims.length - 1; a >= 0; a--) {
+      if (++at[a]! < dims[a]!) break
+      at[a] = 0
+    }
+  }
 }
 
 /**
@@ -451,17 +475,11 @@ export const reverseConfig: KernelConfig = {
     // Element strides of the outer axes (in blocks).
     const stride: Array<number> = Array.from({ length: split }, () => 1)
     for (let a = split - 2; a >= 0; a--) stride[a] = stride[a + 1]! * dims[a + 1]!
-    const at: Array<number> = Array.from({ length: split }, () => 0)
-    const count = total / block
-    for (let b = 0; b < count; b++) {
+    copyRuns(dst, src, dims, block, (at) => {
       let from = 0
       for (let a = 0; a < split; a++) from += (reversed.has(a) ? dims[a]! - 1 - at[a]! : at[a]!) * stride[a]!
-      copyRun(dst, b * block, src, from * block, block)
-      for (let a = split - 1; a >= 0; a--) {
-        if (++at[a]! < dims[a]!) break
-        at[a] = 0
-      }
-    }
+      return from * block
+    })
     return out
   }
 }
@@ -502,17 +520,11 @@ export const sliceConfig: KernelConfig = {
     const runLength = size[split]! * inner
     const stride: Array<number> = Array.from({ length: rank }, () => 1)
     for (let a = rank - 2; a >= 0; a--) stride[a] = stride[a + 1]! * shape[a + 1]!
-    const at: Array<number> = Array.from({ length: split }, () => 0)
-    const runs = total / runLength
-    for (let r = 0; r < runs; r++) {
+    copyRuns(dst, src, size.slice(0, split), runLength, (at) => {
       let from = begin[split]! * stride[split]!
       for (let a = 0; a < split; a++) from += (begin[a]! + at[a]!) * stride[a]!
-      copyRun(dst, r * runLength, src, from, runLength)
-      for (let a = split - 1; a >= 0; a--) {
-        if (++at[a]! < size[a]!) break
-        at[a] = 0
-      }
-    }
+      return from
+    })
     return out
   }
 }
@@ -535,18 +547,13 @@ export const registerWasmTrainingKernels = (): ReadonlyArray<string> => {
   for (const config of [conv2DBackpropFilterConfig, conv2DBackpropInputConfig, tileConfig, sumConfig, meanConfig, identityConfig, batchMatMulConfig, fusedMatMulConfig, gatherV2Config, reverseConfig, sliceConfig]) {
     const current = getKernel(config.kernelName, "wasm")
     if (current?.kernelFunc === config.kernelFunc) continue
-    // The stock input gradient, Tile, Sum, Mean, Identity, the matrix products, GatherV2, Reverse and Slice exist but are slow: ours replace them (and keep the
-    // stock ones for the cases they hand back).
+    // A stock kernel we replace stays in use for the cases ours hand back; its setup (which binds its
+    // wasm function when a backend starts) is kept, for any wasm backend started later.
     if (current !== undefined) {
       stockKernels.set(config.kernelName, current.kernelFunc)
       unregisterKernel(config.kernelName, "wasm")
-      // Keep the stock kernel's setup (it binds its wasm function when a backend starts), which the
-      // cases ours hand back to it need on any wasm backend started later.
-      registerKernel({ ...config, ...(current.setupFunc === undefined ? {} : { setupFunc: current.setupFunc }), ...(current.disposeFunc === undefined ? {} : { disposeFunc: current.disposeFunc }) })
-      registered.push(config.kernelName)
-      continue
     }
-    registerKernel(config)
+    registerKernel({ ...config, ...(current?.setupFunc === undefined ? {} : { setupFunc: current.setupFunc }), ...(current?.disposeFunc === undefined ? {} : { disposeFunc: current.disposeFunc }) })
     registered.push(config.kernelName)
   }
   return registered

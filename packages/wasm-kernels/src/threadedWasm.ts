@@ -79,15 +79,19 @@ const createThreadedBackend = async (threads: number): Promise<BackendWasm> => {
   const worker = fileURLToPath(new URL("../worker/pthread-worker.cjs", import.meta.url))
   const factory = require(script) as ModuleFactory
   const bytes = readFileSync(binary)
-  const module = await factory({
-    locateFile: (path: string, prefix: string) => path.endsWith(".worker.js") ? worker : path.endsWith(".wasm") ? binary : prefix + path,
-    mainScriptUrlOrBlob: script,
-    instantiateWasm: (info: ImportObject, receive: (instance: object, module: object) => void) => {
-      // The C++ pool is capped at emscripten_num_logical_cores() / 2: report twice the threads wanted.
-      const imports = { ...info, env: { ...info.env, emscripten_num_logical_cores: () => 2 * threads } }
-      void webAssembly.compile(bytes).then(async (compiled) => receive(await webAssembly.instantiate(compiled, imports), compiled))
-      return {}
-    }
+  // Emscripten cannot hear of a failed asynchronous instantiation: reject ourselves, so the caller falls
+  // back to the stock build instead of waiting forever.
+  const module = await new Promise<EmscriptenModule>((resolve, reject) => {
+    factory({
+      locateFile: (path: string, prefix: string) => path.endsWith(".worker.js") ? worker : path.endsWith(".wasm") ? binary : prefix + path,
+      mainScriptUrlOrBlob: script,
+      instantiateWasm: (info: ImportObject, receive: (instance: object, module: object) => void) => {
+        // The C++ pool is capped at emscripten_num_logical_cores() / 2: report twice the threads wanted.
+        const imports = { ...info, env: { ...info.env, emscripten_num_logical_cores: () => 2 * threads } }
+        webAssembly.compile(bytes).then(async (compiled) => receive(await webAssembly.instantiate(compiled, imports), compiled)).catch(reject)
+        return {}
+      }
+    }).then(resolve, reject)
   })
   // The same bridge tfjs's own init() sets up.
   module.tfjs = {
