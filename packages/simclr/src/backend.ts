@@ -159,11 +159,12 @@ export const selectBackend = (
         const threading = candidate.name === "wasm"
           ? wasmThreading() ?? { threaded: false, threads: getThreadsCount(), fallbackReason: "wasm was started before selectBackend, with tfjs's own build" }
           : undefined
+        const count = threading === undefined ? "" : `${threading.threads} thread${threading.threads === 1 ? "" : "s"}`
         const threads = threading === undefined
           ? ""
           : threading.threaded
-          ? `; threaded SIMD build, ${threading.threads} thread${threading.threads === 1 ? "" : "s"}`
-          : `; tfjs's stock build, ${threading.threads} thread${threading.threads === 1 ? "" : "s"} (${threading.fallbackReason ?? "the threaded build did not start"})`
+          ? `; threaded SIMD build, ${count}`
+          : `; tfjs's stock build, ${count} (${threading.fallbackReason ?? "the threaded build did not start"})`
         const reason = (choice === "auto"
           ? `auto: took ${candidate.package}${skipped.length > 0 ? `; skipped ${skipped.join("; ")}` : " (the fastest candidate)"}`
           : `requested`) + threads + (candidate.name === "wasm" ? `; training kernels from @simclr/wasm-kernels${added.length > 0 ? ` (${added.join(", ")})` : ""}` : "")

@@ -93,14 +93,6 @@ export const trainableWeights = (model: tfl.LayersModel): Record<string, tf.Vari
   return out
 }
 
-/**
- * Runs one step of SimCLR on `model` (from `@simclr/heads`' `simclrModel`: images → [h, ft, z]) with the
- * two views of a batch, and updates its weights. The old optimiser state is disposed and the new one
- * returned. Throws `NonFiniteLoss` when the loss is not finite, before touching any weight.
- *
- * @category training
- * @since 0.1.0
- */
 /** Identity forward, zero gradient backward (TensorFlow's `tf.stop_gradient`, which tfjs lacks). */
 const stopGradient = tf.customGrad(((x: tf.Tensor) => ({ value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<typeof tf.customGrad>[0])
 
@@ -188,19 +180,22 @@ const chunkOf = (views: readonly [tf.Tensor4D, tf.Tensor4D], start: number, size
 const chunked = (
   model: tfl.LayersModel,
   views: readonly [tf.Tensor4D, tf.Tensor4D],
+  networkVariables: Array<tf.Variable>,
   options: SimclrStepOptions,
   chunkSize: number
 ): StepTensors | { readonly nonFinite: number } => {
   const n = views[0].shape[0]
   const starts = Array.from({ length: Math.ceil(n / chunkSize) }, (_, i) => i * chunkSize)
   const sizeAt = (start: number) => Math.min(chunkSize, n - start)
+  // Each chunk's input (both views of its images), built once for both passes.
+  const inputs = starts.map((start) => tf.tidy(() => chunkOf(views, start, sizeAt(start))))
   // The first pass must not move batch norm's moving averages (the second pass does, once per chunk).
   const moving = model.nonTrainableWeights.map((w) => w.read())
   const saved = moving.map((w) => tf.clone(w))
   // One tidy per chunk, so only one chunk's activations are alive at a time.
-  const parts = starts.map((start) =>
+  const parts = starts.map((start, c) =>
     tf.tidy(() => {
-      const outputs = model.apply(chunkOf(views, start, sizeAt(start)), { training: true }) as Array<tf.Tensor>
+      const outputs = model.apply(inputs[c]!, { training: true }) as Array<tf.Tensor>
       const z = outputs[outputs.length - 1]!
       const size = sizeAt(start)
       const rows = (t: tf.Tensor, from: number) => tf.slice(t, [from, 0], [size, -1])
@@ -208,9 +203,7 @@ const chunked = (
     })
   )
   const join = (key: "z1" | "z2" | "h1" | "h2") => tf.concat(parts.map((p) => p[key]), 0)
-  const { z1, z2, h } = tf.tidy(() => {
-    return { z1: join("z1"), z2: join("z2"), h: options.probe === undefined ? undefined : tf.concat([join("h1"), join("h2")], 0) }
-  })
+  const { z1, z2, h } = tf.tidy(() => ({ z1: join("z1"), z2: join("z2"), h: options.probe === undefined ? undefined : tf.concat([join("h1"), join("h2")], 0) }))
   for (const p of parts) tf.dispose([p.z1, p.z2, p.h1, p.h2])
   moving.forEach((w, i) => (w as tf.Variable).assign(saved[i]!))
   tf.dispose(saved)
@@ -221,7 +214,7 @@ const chunked = (
   })
   const lossValue = value.dataSync()[0]!
   if (!Number.isFinite(lossValue)) {
-    tf.dispose([value, dz1, dz2, z1, z2, ...(h === undefined ? [] : [h])])
+    tf.dispose([value, dz1, dz2, z1, z2, ...inputs, ...(h === undefined ? [] : [h])])
     return { nonFinite: lossValue }
   }
   const metrics = ntXentMetrics(z1, z2, { temperature: options.temperature })
@@ -243,12 +236,11 @@ const chunked = (
     probeGrads = computed.grads
     h.dispose()
   }
-  const networkVariables = Object.values(trainableWeights(model))
   const grads: tf.NamedTensorMap = {}
-  for (const start of starts) {
+  for (const [c, start] of starts.entries()) {
     const size = sizeAt(start)
     const { grads: chunkGrads, value: surrogate } = tf.variableGrads(() => {
-      const outputs = model.apply(chunkOf(views, start, size), { training: true }) as Array<tf.Tensor>
+      const outputs = model.apply(inputs[c]!, { training: true }) as Array<tf.Tensor>
       const z = outputs[outputs.length - 1]!
       const dz = tf.concat([tf.slice(dz1, [start, 0], [size, -1]), tf.slice(dz2, [start, 0], [size, -1])], 0)
       return tf.sum(tf.mul(z, dz)) as tf.Scalar
@@ -263,7 +255,7 @@ const chunked = (
       }
     }
   }
-  tf.dispose([dz1, dz2])
+  tf.dispose([dz1, dz2, ...inputs])
   return {
     value,
     grads: { ...grads, ...probeGrads },
@@ -275,6 +267,14 @@ const chunked = (
   }
 }
 
+/**
+ * Runs one step of SimCLR on `model` (from `@simclr/heads`' `simclrModel`: images → [h, ft, z]) with the
+ * two views of a batch, and updates its weights. The old optimiser state is disposed and the new one
+ * returned. Throws `NonFiniteLoss` when the loss is not finite, before touching any weight.
+ *
+ * @category training
+ * @since 0.1.0
+ */
 export const simclrStep = (
   model: tfl.LayersModel,
   views: readonly [tf.Tensor4D, tf.Tensor4D],
@@ -282,12 +282,13 @@ export const simclrStep = (
   options: SimclrStepOptions
 ): SimclrStepResult => {
   const probe = options.probe
-  const variables = { ...trainableWeights(model), ...probe?.weights }
+  const network = trainableWeights(model)
+  const variables = { ...network, ...probe?.weights }
   const n = views[0].shape[0]
   if (probe !== undefined && probe.labels.length !== n) throw new RangeError(`probe.labels: ${probe.labels.length} labels for ${n} images per view`)
   const chunkSize = options.chunkSize
   if (chunkSize !== undefined && (!Number.isInteger(chunkSize) || chunkSize < 1)) throw new RangeError(`chunkSize: expected a positive integer, got ${chunkSize}`)
-  const step = chunkSize === undefined || chunkSize >= n ? fullBatch(model, views, variables, options) : chunked(model, views, options, chunkSize)
+  const step = chunkSize === undefined || chunkSize >= n ? fullBatch(model, views, variables, options) : chunked(model, views, Object.values(network), options, chunkSize)
   if ("nonFinite" in step) throw new NonFiniteLoss(step.nonFinite)
   const { value, grads, accuracy, entropy, probeLoss, probeCorrect, labeled } = step
   const scalars = [value, accuracy, entropy, ...(probeLoss === undefined || probeCorrect === undefined ? [] : [probeLoss, probeCorrect])]
