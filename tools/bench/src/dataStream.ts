@@ -11,15 +11,12 @@
  *   npm run bench:data-stream --workspace @simclr/bench -- [--images=2000] [--sizes=32,224] [--concurrency=1,2,4]
  */
 import { execFileSync } from "node:child_process"
-import { existsSync, readdirSync } from "node:fs"
-import { availableParallelism, cpus, tmpdir } from "node:os"
-import { join } from "node:path"
+import { availableParallelism, cpus } from "node:os"
 import { fileURLToPath } from "node:url"
 import { synthetic } from "@simclr/data-stream"
 import sharp from "sharp"
 import { parseFlag } from "./harness.ts"
-import { makeImages, type Result, runOne } from "./jpegs.ts"
-
+import { jpegFolder, type Result, runOne } from "./jpegs.ts"
 
 const one = parseFlag("one", "")
 if (one !== "") {
@@ -29,11 +26,7 @@ if (one !== "") {
   const count = Number(parseFlag("images", "2000"))
   const sizes = parseFlag("sizes", "32,224").split(",").map(Number)
   const levels = parseFlag("concurrency", "1,2,4").split(",").map(Number)
-  const folder = join(tmpdir(), `simclr-bench-jpegs-${count}`)
-  if (!existsSync(folder) || readdirSync(folder).length < count) {
-    console.error(`writing ${count} JPEGs (500×375) to ${folder} …`)
-    await makeImages(folder, count)
-  }
+  const folder = await jpegFolder(count)
   console.log(`data path: ${count} JPEGs 500×375 from ${folder}; ${cpus()[0]?.model ?? "?"}, ${availableParallelism()} cores, node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips})`)
   for (const side of [32, 224]) {
     const source = synthetic({ size: 1000, imageSize: side })

@@ -2,7 +2,7 @@
  * The data-path benchmark's pieces: a folder of photo-like JPEGs, and one pass of @simclr/data-stream
  * over it (decode with sharp, resize, shuffle, batch, prefetch) timed in images/s.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fromDirectory, imageBatches, toAsyncIterable } from "@simclr/data-stream"
@@ -18,7 +18,7 @@ export interface Result {
 }
 
 /** 2,000 photo-like JPEGs (gradients, shapes and noise, quality 90), made once and reused. */
-export const makeImages = async (folder: string, count: number): Promise<void> => {
+const makeImages = async (folder: string, count: number): Promise<void> => {
   mkdirSync(folder, { recursive: true })
   const have = new Set(readdirSync(folder))
   for (let i = 0; i < count; i++) {
@@ -84,3 +84,12 @@ export const runOne = async (folder: string, size: number, concurrency: number, 
   return { size, concurrency, cache, epochs, peakRssMb: peakRssMb() }
 }
 
+/** The temp folder of `count` generated JPEGs, written the first time. */
+export const jpegFolder = async (count: number): Promise<string> => {
+  const folder = join(tmpdir(), `simclr-bench-jpegs-${count}`)
+  if (!existsSync(folder) || readdirSync(folder).length < count) {
+    process.stderr.write(`writing ${count} JPEGs (500×375) to ${folder} …\n`)
+    await makeImages(folder, count)
+  }
+  return folder
+}

@@ -8,14 +8,12 @@ import { augmentPresets, simclrView, twoViews } from "@simclr/augment"
 import { resnet } from "@simclr/encoders"
 import { projectionHead, simclrModel } from "@simclr/heads"
 import { ntXent } from "@simclr/losses"
-import { existsSync, readdirSync } from "node:fs"
-import { availableParallelism, tmpdir } from "node:os"
-import { join } from "node:path"
+import { availableParallelism } from "node:os"
 import * as tfl from "@tensorflow/tfjs-layers"
-import { buildSimclrModel, makeOptimizer, pretrainPresets, selectBackend, sgd, simclrStep, trainableWeights, type Optimizer } from "simclr"
+import { buildSimclrModel, disposeState, makeOptimizer, pretrainPresets, selectBackend, sgd, simclrStep, trainableWeights, type Optimizer } from "simclr"
 import { Effect } from "effect"
 import { categoryOf, parseFlag, peakRssMb, time } from "./harness.ts"
-import { makeImages, runOne } from "./jpegs.ts"
+import { jpegFolder, runOne } from "./jpegs.ts"
 import type { RowResult } from "./suite.ts"
 
 const row = parseFlag("row", "")
@@ -70,15 +68,29 @@ const fixedViews = (c: StepCase): [tf.Tensor4D, tf.Tensor4D] => [
   tf.randomUniform([c.batch, c.size, c.size, c.channels], 0, 1, "float32", 4) as tf.Tensor4D
 ]
 
-const stepRow = (key: string, c: StepCase, threadCount: number | undefined): RowResult => {
+/** A case's model, optimiser and fixed views, and one training step on them (`chunkSize` when given). */
+const stepSetup = (c: StepCase, chunkSize: number | undefined) => {
   const model = c.build()
   const optimizer = c.optimizer()
-  let state = optimizer.init(trainableWeights(model))
+  const variables = trainableWeights(model)
   const views = fixedViews(c)
+  const training = { model, optimizer, variables, views, state: optimizer.init(variables) }
+  const step = () => {
+    training.state = simclrStep(model, views, training.state, { temperature: c.temperature, optimizer, learningRate: c.learningRate, ...(chunkSize === undefined ? {} : { chunkSize }) }).state
+  }
+  return { ...training, step, current: () => training.state }
+}
+
+/** NT-Xent's value and both gradients, computed and freed (the loss as a training step runs it). */
+const ntXentForwardBackward = (z1: tf.Tensor, z2: tf.Tensor, temperature: number) => {
+  const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => ntXent(a as tf.Tensor2D, b as tf.Tensor2D, { temperature }))([z1, z2])
+  grads.forEach((g) => g.dataSync())
+  tf.dispose([value, ...grads])
+}
+
+const stepRow = (key: string, c: StepCase, threadCount: number | undefined): RowResult => {
   const chunk = backend === "wasm" ? c.wasmChunk : undefined
-  const t = time(() => {
-    state = simclrStep(model, views, state, { temperature: c.temperature, optimizer, learningRate: c.learningRate, ...(chunk === undefined ? {} : { chunkSize: chunk }) }).state
-  }, runsOr(backend === "cpu" ? 1 : c.runs), 1)
+  const t = time(stepSetup(c, chunk).step, runsOr(backend === "cpu" ? 1 : c.runs), 1)
   return {
     row: key, label: c.label, backend, ...(threadCount === undefined ? {} : { threads: threadCount }),
     batch: `${c.batch} × ${c.size}×${c.size}×${c.channels}`,
@@ -92,11 +104,7 @@ const ntxentRow = (threadCount: number | undefined): RowResult => {
   const n = 1024
   const z1 = tf.randomNormal([n, 128], 0, 1, "float32", 1) as tf.Tensor2D
   const z2 = tf.randomNormal([n, 128], 0, 1, "float32", 2) as tf.Tensor2D
-  const t = time(() => {
-    const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => ntXent(a as tf.Tensor2D, b as tf.Tensor2D, { temperature: 0.1 }))([z1, z2])
-    grads.forEach((g) => g.dataSync())
-    tf.dispose([value, grads])
-  }, runsOr(5), 1)
+  const t = time(() => ntXentForwardBackward(z1, z2, 0.1), runsOr(5), 1)
   return {
     row: "ntxent", label: "NT-Xent forward + backward, D = 128", backend, ...(threadCount === undefined ? {} : { threads: threadCount }),
     batch: `N = ${n} (2N = ${2 * n} embeddings)`, msMedian: t.medianMs, msMin: t.minMs, msMax: t.maxMs, runs: t.runs,
@@ -118,15 +126,6 @@ const augmentRow = (threadCount: number | undefined): RowResult => {
     batch: "256 × 32×32×3", msMedian: t.medianMs, msMin: t.minMs, msMax: t.maxMs, runs: t.runs,
     perSecond: (1000 * 256) / t.medianMs, unit: "img/s", peakRssMb: peakRssMb()
   }
-}
-
-const jpegFolder = async (count: number) => {
-  const folder = join(tmpdir(), `simclr-bench-jpegs-${count}`)
-  if (!existsSync(folder) || readdirSync(folder).length < count) {
-    process.stderr.write(`writing ${count} JPEGs (500×375) to ${folder} …\n`)
-    await makeImages(folder, count)
-  }
-  return folder
 }
 
 const dataRow = async (): Promise<RowResult> => {
@@ -160,14 +159,7 @@ const profiled = async (f: () => void, part?: string) => {
 /** Where one step of the ResNet-18 ×0.25 case goes: network kernels by kind, loss, optimiser, overhead; plus data and augmentation. */
 const profileRow = async (threadCount: number | undefined): Promise<RowResult> => {
   const c = STEP_CASES["step-r18x025-28"]!
-  const model = c.build()
-  const optimizer = c.optimizer()
-  const variables = trainableWeights(model)
-  let state = optimizer.init(variables)
-  const views = fixedViews(c)
-  const step = () => {
-    state = simclrStep(model, views, state, { temperature: c.temperature, optimizer, learningRate: c.learningRate }).state
-  }
+  const { model, optimizer, variables, views, step, current } = stepSetup(c, undefined)
   const wall = time(step, runsOr(3), 1)
   // The network alone: forward and backward from a fixed embedding gradient (no loss).
   const x = tf.concat(views, 0)
@@ -180,16 +172,13 @@ const profileRow = async (threadCount: number | undefined): Promise<RowResult> =
     tf.dispose([value, ...Object.values(grads)])
   })
   const z = [tf.randomNormal([c.batch, 128], 0, 1, "float32", 6), tf.randomNormal([c.batch, 128], 0, 1, "float32", 7)]
-  const loss = await profiled(() => {
-    const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => ntXent(a as tf.Tensor2D, b as tf.Tensor2D, { temperature: c.temperature }))(z as [tf.Tensor, tf.Tensor])
-    tf.dispose([value, ...grads])
-  }, "NT-Xent loss (forward + backward)")
+  const loss = await profiled(() => ntXentForwardBackward(z[0]!, z[1]!, c.temperature), "NT-Xent loss (forward + backward)")
   const grads = Object.fromEntries(Object.entries(variables).map(([name, v]) => [name, tf.randomNormal(v.shape, 0, 0.01, "float32", 8)]))
   const update = await profiled(() => {
-    const next = optimizer.update(variables, grads, state, c.learningRate)
+    const next = optimizer.update(variables, grads, current(), c.learningRate)
     for (const [name, v] of Object.entries(variables)) v.assign(next.weights[name]!)
     tf.dispose(Object.values(next.weights))
-    for (const t of Object.values(next.state)) tf.dispose(t as never)
+    disposeState(next.state)
   }, "optimiser update (SGD, momentum)")
   // Outside the step: two augmented views (3-channel: colour jitter needs RGB) and the JPEG stream.
   const rgb = tf.randomUniform([c.batch, c.size, c.size, 3], 0, 1, "float32", 9)
