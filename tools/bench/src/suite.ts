@@ -52,12 +52,13 @@ const CPU_SKIPPED: Record<string, string> = {
 const backends = parseFlag("backends", "wasm,cpu").split(",").filter((b) => b !== "")
 // A filter names rows, or a prefix of them ("step" = every step-… row).
 const filters = parseFlag("only", ROWS.join(",")).split(",").filter((r) => r !== "")
-const only = ROWS.filter((row) => filters.some((f) => row === f || row.startsWith(`${f}-`)))
+const matches = (row: string, filter: string) => row === filter || row.startsWith(`${filter}-`)
+const only = ROWS.filter((row) => filters.some((f) => matches(row, f)))
 const threads = parseFlag("threads", "")
 const runs = parseFlag("runs", "")
 const cpuSteps = process.argv.includes("--cpu-steps")
 for (const b of backends) if (b !== "wasm" && b !== "cpu") throw new Error(`--backends: expected wasm and/or cpu, got ${b}`)
-for (const f of filters) if (!ROWS.some((row) => row === f || row.startsWith(`${f}-`))) throw new Error(`--only: unknown row ${f}; known: ${ROWS.join(", ")} (or the prefix "step")`)
+for (const f of filters) if (!ROWS.some((row) => matches(row, f))) throw new Error(`--only: unknown row ${f}; known: ${ROWS.join(", ")} (or the prefix "step")`)
 
 const rowScript = fileURLToPath(new URL("./row.js", import.meta.url))
 
