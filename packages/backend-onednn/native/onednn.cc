@@ -1,0 +1,695 @@
+// @simclr/backend-onednn: TensorFlow.js kernels on oneDNN (convolutions, matmul, pooling) and OpenMP
+// loops (element-wise, reductions, strided copies). Every function reads and writes the typed arrays the
+// TF.js cpu backend stores tensors in; the caller allocates the output. Shapes are NHWC / row-major.
+#include <napi.h>
+#include <omp.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+using namespace dnnl;
+using dims_t = std::vector<int64_t>;
+using dt = memory::data_type;
+using tag = memory::format_tag;
+
+namespace {
+
+engine& eng() {
+  static engine e(engine::kind::cpu, 0);
+  return e;
+}
+stream& strm() {
+  static stream s(eng());
+  return s;
+}
+
+// ---- argument helpers -------------------------------------------------------------------------------
+float* f32(const Napi::Value& v) { return v.As<Napi::Float32Array>().Data(); }
+float* f32OrNull(const Napi::Value& v) { return v.IsTypedArray() ? f32(v) : nullptr; }
+void* bytes(const Napi::Value& v) {
+  auto t = v.As<Napi::TypedArray>();
+  return static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
+}
+dims_t dimsOf(const Napi::Value& v) {
+  auto a = v.As<Napi::Array>();
+  dims_t d(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) d[i] = a.Get(i).As<Napi::Number>().Int64Value();
+  return d;
+}
+int64_t num(const Napi::Value& v) { return v.As<Napi::Number>().Int64Value(); }
+std::string key(const std::initializer_list<dims_t>& parts, const std::string& extra) {
+  std::string k = extra;
+  for (const auto& p : parts) {
+    k += '|';
+    for (auto x : p) k += std::to_string(x) + ',';
+  }
+  return k;
+}
+int64_t product(const dims_t& d) {
+  int64_t n = 1;
+  for (auto x : d) n *= x;
+  return n;
+}
+constexpr int64_t kParallelMin = 1 << 15;
+
+// ---- convolutions -------------------------------------------------------------------------------------
+// Shapes: x [n,h,w,ci] nhwc, filter [kh,kw,ci,co] hwio, y [n,oh,ow,co]; strides [sh,sw], dilations
+// [dh,dw] (TF convention, 1 = none), pads [top,left,bottom,right].
+struct ConvPrims {
+  convolution_forward::primitive_desc fwd;
+  convolution_forward fwdPrim;
+  std::unique_ptr<convolution_backward_data::primitive_desc> bwdData;
+  std::unique_ptr<convolution_backward_data> bwdDataPrim;
+  std::unique_ptr<convolution_backward_weights::primitive_desc> bwdWeights;
+  std::unique_ptr<convolution_backward_weights> bwdWeightsPrim;
+  memory::desc src, wUser, dst, bias;
+};
+std::unordered_map<std::string, std::unique_ptr<ConvPrims>> convCache;
+
+ConvPrims& convPrims(const dims_t& xs, const dims_t& ws, const dims_t& ys, const dims_t& st, const dims_t& dil,
+                     const dims_t& pad, bool hasBias, bool relu) {
+  auto k = key({xs, ws, ys, st, dil, pad}, std::string(hasBias ? "b" : "-") + (relu ? "r" : "-"));
+  auto it = convCache.find(k);
+  if (it != convCache.end()) return *it->second;
+  memory::desc src({xs[0], xs[3], xs[1], xs[2]}, dt::f32, tag::nhwc);
+  memory::desc dst({ys[0], ys[3], ys[1], ys[2]}, dt::f32, tag::nhwc);
+  memory::desc wUser({ws[3], ws[2], ws[0], ws[1]}, dt::f32, tag::hwio);
+  memory::desc wAny({ws[3], ws[2], ws[0], ws[1]}, dt::f32, tag::any);
+  memory::desc bias({ws[3]}, dt::f32, tag::x);
+  memory::dims strides = {st[0], st[1]}, dilates = {dil[0] - 1, dil[1] - 1}, padL = {pad[0], pad[1]},
+               padR = {pad[2], pad[3]};
+  auto d = hasBias ? convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, src,
+                                               wAny, bias, dst, strides, dilates, padL, padR)
+                   : convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, src,
+                                               wAny, dst, strides, dilates, padL, padR);
+  primitive_attr attr;
+  if (relu) {
+    post_ops ops;
+    ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(ops);
+  }
+  auto fwd = convolution_forward::primitive_desc(d, attr, eng());
+  auto p = std::unique_ptr<ConvPrims>(new ConvPrims{fwd, convolution_forward(fwd), nullptr, nullptr, nullptr,
+                                                    nullptr, src, wUser, dst, bias});
+  auto& ref = *p;
+  convCache.emplace(k, std::move(p));
+  return ref;
+}
+
+memory weightsFor(const memory::desc& wanted, const memory::desc& user, float* data) {
+  memory u(user, eng(), data);
+  if (wanted == user) return u;
+  memory w(wanted, eng());
+  reorder(u, w).execute(strm(), u, w);
+  return w;
+}
+
+// conv2d(x, xShape, w, wShape, y, yShape, strides, dilations, pads, bias|null, relu)
+Napi::Value Conv2d(const Napi::CallbackInfo& info) {
+  auto xs = dimsOf(info[1]), ws = dimsOf(info[3]), ys = dimsOf(info[5]);
+  float* bias = f32OrNull(info[9]);
+  bool relu = info[10].As<Napi::Boolean>().Value();
+  auto& c = convPrims(xs, ws, ys, dimsOf(info[6]), dimsOf(info[7]), dimsOf(info[8]), bias != nullptr, relu);
+  memory src(c.src, eng(), f32(info[0])), dst(c.dst, eng(), f32(info[4]));
+  memory w = weightsFor(c.fwd.weights_desc(), c.wUser, f32(info[2]));
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dst}};
+  if (bias != nullptr) args.emplace(DNNL_ARG_BIAS, memory(c.bias, eng(), bias));
+  c.fwdPrim.execute(strm(), args);
+  strm().wait();
+  return info.Env().Undefined();
+}
+
+// conv2dBackwardData(dy, dyShape, w, wShape, dx, xShape, strides, dilations, pads)
+Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
+  auto ys = dimsOf(info[1]), ws = dimsOf(info[3]), xs = dimsOf(info[5]);
+  auto st = dimsOf(info[6]), dil = dimsOf(info[7]), pad = dimsOf(info[8]);
+  auto& c = convPrims(xs, ws, ys, st, dil, pad, false, false);
+  if (!c.bwdData) {
+    memory::desc wAny({ws[3], ws[2], ws[0], ws[1]}, dt::f32, tag::any);
+    auto d = convolution_backward_data::desc(algorithm::convolution_direct, c.src, wAny, c.dst, {st[0], st[1]},
+                                             {dil[0] - 1, dil[1] - 1}, {pad[0], pad[1]}, {pad[2], pad[3]});
+    c.bwdData.reset(new convolution_backward_data::primitive_desc(d, eng(), c.fwd));
+    c.bwdDataPrim.reset(new convolution_backward_data(*c.bwdData));
+  }
+  memory ddst(c.dst, eng(), f32(info[0])), dsrc(c.src, eng(), f32(info[4]));
+  memory w = weightsFor(c.bwdData->weights_desc(), c.wUser, f32(info[2]));
+  c.bwdDataPrim->execute(strm(), {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, dsrc}});
+  strm().wait();
+  return info.Env().Undefined();
+}
+
+// conv2dBackwardFilter(x, xShape, dy, dyShape, dw, wShape, strides, dilations, pads)
+Napi::Value Conv2dBackwardFilter(const Napi::CallbackInfo& info) {
+  auto xs = dimsOf(info[1]), ys = dimsOf(info[3]), ws = dimsOf(info[5]);
+  auto st = dimsOf(info[6]), dil = dimsOf(info[7]), pad = dimsOf(info[8]);
+  auto& c = convPrims(xs, ws, ys, st, dil, pad, false, false);
+  if (!c.bwdWeights) {
+    memory::desc wAny({ws[3], ws[2], ws[0], ws[1]}, dt::f32, tag::any);
+    auto d = convolution_backward_weights::desc(algorithm::convolution_direct, c.src, wAny, c.dst, {st[0], st[1]},
+                                                {dil[0] - 1, dil[1] - 1}, {pad[0], pad[1]}, {pad[2], pad[3]});
+    c.bwdWeights.reset(new convolution_backward_weights::primitive_desc(d, eng(), c.fwd));
+    c.bwdWeightsPrim.reset(new convolution_backward_weights(*c.bwdWeights));
+  }
+  memory src(c.src, eng(), f32(info[0])), ddst(c.dst, eng(), f32(info[2]));
+  memory user(c.wUser, eng(), f32(info[4]));
+  bool direct = c.bwdWeights->diff_weights_desc() == c.wUser;
+  memory dw = direct ? user : memory(c.bwdWeights->diff_weights_desc(), eng());
+  c.bwdWeightsPrim->execute(strm(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, dw}});
+  if (!direct) reorder(dw, user).execute(strm(), dw, user);
+  strm().wait();
+  return info.Env().Undefined();
+}
+
+// ---- matmul -------------------------------------------------------------------------------------------
+// matmul(a, [ba,m,k] (as stored: [ba,k,m] when transposeA), b, [bb,k,n] (stored [bb,n,k] when transposeB),
+//        transposeA, transposeB, out [b,m,n], bias [n]|null, relu)
+struct MatmulPrims {
+  matmul::primitive_desc pd;
+  matmul prim;
+  memory::desc a, b, c, bias;
+};
+std::unordered_map<std::string, std::unique_ptr<MatmulPrims>> matmulCache;
+
+Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  auto as = dimsOf(info[1]), bs = dimsOf(info[3]);  // logical [batch, m, k] and [batch, k, n]
+  bool ta = info[4].As<Napi::Boolean>().Value(), tb = info[5].As<Napi::Boolean>().Value();
+  float* bias = f32OrNull(info[7]);
+  bool relu = info[8].As<Napi::Boolean>().Value();
+  int64_t m = as[1], k = as[2], n = bs[2], batch = std::max(as[0], bs[0]);
+  auto key_ = key({as, bs}, std::string(ta ? "T" : "N") + (tb ? "T" : "N") + (bias ? "b" : "-") + (relu ? "r" : "-"));
+  auto it = matmulCache.find(key_);
+  if (it == matmulCache.end()) {
+    memory::desc a({as[0], m, k}, dt::f32, ta ? memory::dims{m * k, 1, m} : memory::dims{m * k, k, 1});
+    memory::desc b({bs[0], k, n}, dt::f32, tb ? memory::dims{k * n, 1, k} : memory::dims{k * n, n, 1});
+    memory::desc c({batch, m, n}, dt::f32, memory::dims{m * n, n, 1});
+    memory::desc bmd({1, 1, n}, dt::f32, memory::dims{n, n, 1});
+    primitive_attr attr;
+    if (relu) {
+      post_ops ops;
+      ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
+      attr.set_post_ops(ops);
+    }
+    auto d = bias ? matmul::desc(a, b, bmd, c) : matmul::desc(a, b, c);
+    auto pd = matmul::primitive_desc(d, attr, eng());
+    it = matmulCache.emplace(key_, std::unique_ptr<MatmulPrims>(new MatmulPrims{pd, matmul(pd), a, b, c, bmd})).first;
+  }
+  auto& p = *it->second;
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(p.a, eng(), f32(info[0]))},
+                                       {DNNL_ARG_WEIGHTS, memory(p.b, eng(), f32(info[2]))},
+                                       {DNNL_ARG_DST, memory(p.c, eng(), f32(info[6]))}};
+  if (bias) args.emplace(DNNL_ARG_BIAS, memory(p.bias, eng(), bias));
+  p.prim.execute(strm(), args);
+  strm().wait();
+  return info.Env().Undefined();
+}
+
+// ---- pooling ------------------------------------------------------------------------------------------
+// pool2d(max, x, xShape, y, yShape, kernel, strides, pads) and
+// pool2dBackward(max, dy, yShape, x, xShape, dx, kernel, strides, pads). Average pooling excludes padding
+// from the count, as TF and the tfjs cpu backend do.
+struct PoolPrims {
+  pooling_forward::primitive_desc fwd;
+  pooling_forward fwdPrim;
+  std::unique_ptr<pooling_backward::primitive_desc> bwd;
+  std::unique_ptr<pooling_backward> bwdPrim;
+  memory::desc src, dst;
+};
+std::unordered_map<std::string, std::unique_ptr<PoolPrims>> poolCache;
+
+PoolPrims& poolPrims(bool isMax, const dims_t& xs, const dims_t& ys, const dims_t& kern, const dims_t& st,
+                     const dims_t& pad) {
+  auto k = key({xs, ys, kern, st, pad}, isMax ? "max" : "avg");
+  auto it = poolCache.find(k);
+  if (it != poolCache.end()) return *it->second;
+  memory::desc src({xs[0], xs[3], xs[1], xs[2]}, dt::f32, tag::nhwc);
+  memory::desc dst({ys[0], ys[3], ys[1], ys[2]}, dt::f32, tag::nhwc);
+  auto alg = isMax ? algorithm::pooling_max : algorithm::pooling_avg_exclude_padding;
+  auto d = pooling_forward::desc(prop_kind::forward_training, alg, src, dst, {st[0], st[1]}, {kern[0], kern[1]},
+                                 {pad[0], pad[1]}, {pad[2], pad[3]});
+  auto fwd = pooling_forward::primitive_desc(d, eng());
+  auto bd = pooling_backward::desc(alg, src, dst, {st[0], st[1]}, {kern[0], kern[1]}, {pad[0], pad[1]},
+                                   {pad[2], pad[3]});
+  auto p = std::unique_ptr<PoolPrims>(new PoolPrims{fwd, pooling_forward(fwd), nullptr, nullptr, src, dst});
+  p->bwd.reset(new pooling_backward::primitive_desc(bd, eng(), fwd));
+  p->bwdPrim.reset(new pooling_backward(*p->bwd));
+  auto& ref = *p;
+  poolCache.emplace(k, std::move(p));
+  return ref;
+}
+
+Napi::Value Pool2d(const Napi::CallbackInfo& info) {
+  bool isMax = info[0].As<Napi::Boolean>().Value();
+  auto& p = poolPrims(isMax, dimsOf(info[2]), dimsOf(info[4]), dimsOf(info[5]), dimsOf(info[6]), dimsOf(info[7]));
+  memory src(p.src, eng(), f32(info[1])), dst(p.dst, eng(), f32(info[3]));
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
+  if (isMax) args.emplace(DNNL_ARG_WORKSPACE, memory(p.fwd.workspace_desc(), eng()));
+  p.fwdPrim.execute(strm(), args);
+  strm().wait();
+  return info.Env().Undefined();
+}
+
+Napi::Value Pool2dBackward(const Napi::CallbackInfo& info) {
+  bool isMax = info[0].As<Napi::Boolean>().Value();
+  auto ys = dimsOf(info[2]), xs = dimsOf(info[4]);
+  auto& p = poolPrims(isMax, xs, ys, dimsOf(info[6]), dimsOf(info[7]), dimsOf(info[8]));
+  memory ddst(p.dst, eng(), f32(info[1])), dsrc(p.src, eng(), f32(info[5]));
+  std::unordered_map<int, memory> args{{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_SRC, dsrc}};
+  if (isMax) {
+    // The workspace (where each maximum came from) is recomputed from x.
+    memory ws(p.fwd.workspace_desc(), eng()), y(p.dst, eng());
+    p.fwdPrim.execute(strm(), {{DNNL_ARG_SRC, memory(p.src, eng(), f32(info[3]))}, {DNNL_ARG_DST, y},
+                               {DNNL_ARG_WORKSPACE, ws}});
+    args.emplace(DNNL_ARG_WORKSPACE, ws);
+  }
+  p.bwdPrim->execute(strm(), args);
+  strm().wait();
+  return info.Env().Undefined();
+}
+
+// ---- broadcasting element-wise ops ---------------------------------------------------------------------
+// Strides of `shape` broadcast to `out` (same rank): 0 where a dimension of 1 is stretched.
+dims_t broadcastStrides(const dims_t& shape, const dims_t& out) {
+  dims_t s(out.size());
+  int64_t acc = 1;
+  for (int i = (int)out.size() - 1; i >= 0; i--) {
+    s[i] = (shape[i] == 1 && out[i] != 1) ? 0 : acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+// Merges adjacent dimensions whose strides stay contiguous in every operand; drops dimensions of 1.
+void mergeDims(dims_t& shape, std::vector<dims_t*> strides) {
+  dims_t ns;
+  std::vector<dims_t> nst(strides.size());
+  for (size_t i = 0; i < shape.size(); i++) {
+    if (shape[i] == 1) continue;
+    bool merge = !ns.empty();
+    for (size_t j = 0; merge && j < strides.size(); j++) merge = nst[j].back() == (*strides[j])[i] * shape[i];
+    if (merge) {
+      ns.back() *= shape[i];
+      for (size_t j = 0; j < strides.size(); j++) nst[j].back() = (*strides[j])[i];
+    } else {
+      ns.push_back(shape[i]);
+      for (size_t j = 0; j < strides.size(); j++) nst[j].push_back((*strides[j])[i]);
+    }
+  }
+  if (ns.empty()) {
+    ns.push_back(1);
+    for (auto& s : nst) s.push_back(1);
+  }
+  shape = ns;
+  for (size_t j = 0; j < strides.size(); j++) *strides[j] = nst[j];
+}
+
+enum BinaryOp { ADD, SUB, MUL, DIV, MAX, MIN, SQDIFF, POW, GREATER, GREATER_EQUAL, LESS, LESS_EQUAL, EQUAL, NOT_EQUAL };
+
+template <int OP>
+inline float binaryArith(float a, float b) {
+  if constexpr (OP == ADD) return a + b;
+  if constexpr (OP == SUB) return a - b;
+  if constexpr (OP == MUL) return a * b;
+  if constexpr (OP == DIV) return a / b;
+  if constexpr (OP == MAX) return (std::isnan(a) || std::isnan(b)) ? NAN : (a > b ? a : b);
+  if constexpr (OP == MIN) return (std::isnan(a) || std::isnan(b)) ? NAN : (a < b ? a : b);
+  if constexpr (OP == SQDIFF) return (a - b) * (a - b);
+  if constexpr (OP == POW) return std::pow(a, b);
+  return 0;
+}
+
+template <int OP>
+inline auto binaryOp(float a, float b) {
+  if constexpr (OP == GREATER) return (uint8_t)(a > b);
+  if constexpr (OP == GREATER_EQUAL) return (uint8_t)(a >= b);
+  if constexpr (OP == LESS) return (uint8_t)(a < b);
+  if constexpr (OP == LESS_EQUAL) return (uint8_t)(a <= b);
+  if constexpr (OP == EQUAL) return (uint8_t)(a == b);
+  if constexpr (OP == NOT_EQUAL) return (uint8_t)(a != b);
+  if constexpr (OP < GREATER) return binaryArith<OP>(a, b);
+}
+
+constexpr int64_t kChunk = 1 << 14;
+
+// Offsets of row `row` of a (merged) shape for two operands with the given strides.
+inline void rowOffsets(int64_t row, const dims_t& shape, const dims_t& s0, const dims_t& s1, int64_t& o0, int64_t& o1) {
+  o0 = 0;
+  o1 = 0;
+  int64_t rem = row;
+  for (int d = (int)shape.size() - 2; d >= 0; d--) {
+    int64_t i = rem % shape[d];
+    rem /= shape[d];
+    o0 += i * s0[d];
+    o1 += i * s1[d];
+  }
+}
+
+// Work items: (row, chunk of the innermost dimension), so one long row is split across threads too.
+template <typename F>
+void forRowChunks(const dims_t& shape, F&& body) {
+  int r = (int)shape.size();
+  int64_t inner = shape[r - 1];
+  int64_t rows = product(shape) / inner;
+  int64_t chunks = (inner + kChunk - 1) / kChunk;
+  int64_t items = rows * chunks;
+#pragma omp parallel for schedule(static) if (rows * inner >= kParallelMin)
+  for (int64_t item = 0; item < items; item++) {
+    int64_t row = item / chunks, c = item % chunks;
+    int64_t j0 = c * kChunk, j1 = std::min(inner, j0 + kChunk);
+    body(row, j0, j1);
+  }
+}
+
+template <int OP, typename Out = float>
+void binaryLoop(const float* a, const float* b, Out* out, const dims_t& shape, const dims_t& sa, const dims_t& sb) {
+  int r = (int)shape.size();
+  int64_t inner = shape[r - 1], ia = sa[r - 1], ib = sb[r - 1];
+  forRowChunks(shape, [&](int64_t row, int64_t j0, int64_t j1) {
+    int64_t oa, ob;
+    rowOffsets(row, shape, sa, sb, oa, ob);
+    const float* pa = a + oa;
+    const float* pb = b + ob;
+    Out* po = out + row * inner;
+    if (ia == 1 && ib == 1) {
+      for (int64_t j = j0; j < j1; j++) po[j] = binaryOp<OP>(pa[j], pb[j]);
+    } else if (ia == 1 && ib == 0) {
+      float vb = pb[0];
+      for (int64_t j = j0; j < j1; j++) po[j] = binaryOp<OP>(pa[j], vb);
+    } else if (ia == 0 && ib == 1) {
+      float va = pa[0];
+      for (int64_t j = j0; j < j1; j++) po[j] = binaryOp<OP>(va, pb[j]);
+    } else {
+      for (int64_t j = j0; j < j1; j++) po[j] = binaryOp<OP>(pa[j * ia], pb[j * ib]);
+    }
+  });
+}
+
+// binary(op, a, aShape, b, bShape, out, outShape): shapes padded to the same rank by the caller.
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  int op = (int)num(info[0]);
+  auto as = dimsOf(info[2]), bs = dimsOf(info[4]), os = dimsOf(info[6]);
+  auto sa = broadcastStrides(as, os), sb = broadcastStrides(bs, os);
+  mergeDims(os, {&sa, &sb});
+  const float *a = f32(info[1]), *b = f32(info[3]);
+  if (op >= GREATER) {
+    auto o8 = static_cast<uint8_t*>(bytes(info[5]));
+    switch (op) {
+      case GREATER: binaryLoop<GREATER, uint8_t>(a, b, o8, os, sa, sb); break;
+      case GREATER_EQUAL: binaryLoop<GREATER_EQUAL, uint8_t>(a, b, o8, os, sa, sb); break;
+      case LESS: binaryLoop<LESS, uint8_t>(a, b, o8, os, sa, sb); break;
+      case LESS_EQUAL: binaryLoop<LESS_EQUAL, uint8_t>(a, b, o8, os, sa, sb); break;
+      case EQUAL: binaryLoop<EQUAL, uint8_t>(a, b, o8, os, sa, sb); break;
+      case NOT_EQUAL: binaryLoop<NOT_EQUAL, uint8_t>(a, b, o8, os, sa, sb); break;
+      default: throw Napi::Error::New(info.Env(), "binary: unknown op " + std::to_string(op));
+    }
+    return info.Env().Undefined();
+  }
+  float* out = f32(info[5]);
+  switch (op) {
+    case ADD: binaryLoop<ADD>(a, b, out, os, sa, sb); break;
+    case SUB: binaryLoop<SUB>(a, b, out, os, sa, sb); break;
+    case MUL: binaryLoop<MUL>(a, b, out, os, sa, sb); break;
+    case DIV: binaryLoop<DIV>(a, b, out, os, sa, sb); break;
+    case MAX: binaryLoop<MAX>(a, b, out, os, sa, sb); break;
+    case MIN: binaryLoop<MIN>(a, b, out, os, sa, sb); break;
+    case SQDIFF: binaryLoop<SQDIFF>(a, b, out, os, sa, sb); break;
+    case POW: binaryLoop<POW>(a, b, out, os, sa, sb); break;
+    default: throw Napi::Error::New(info.Env(), "binary: unknown op " + std::to_string(op));
+  }
+  return info.Env().Undefined();
+}
+
+enum UnaryOp { RELU, STEP, SQRT, RSQRT, EXP, LOG, NEG, ABS, SQUARE, RECIPROCAL, SIGMOID, TANH, RELU6, ELU, CLIP };
+
+template <int OP>
+inline float unaryOp(float x, float alpha, float beta) {
+  if constexpr (OP == CLIP) return x > beta ? beta : (x < alpha ? alpha : x);
+  if constexpr (OP == RELU) return x < 0.f ? 0.f : x;
+  if constexpr (OP == STEP) return std::isnan(x) ? NAN : (x > 0.f ? 1.f : alpha);
+  if constexpr (OP == SQRT) return std::sqrt(x);
+  if constexpr (OP == RSQRT) return 1.f / std::sqrt(x);
+  if constexpr (OP == EXP) return std::exp(x);
+  if constexpr (OP == LOG) return std::log(x);
+  if constexpr (OP == NEG) return -x;
+  if constexpr (OP == ABS) return std::fabs(x);
+  if constexpr (OP == SQUARE) return x * x;
+  if constexpr (OP == RECIPROCAL) return 1.f / x;
+  if constexpr (OP == SIGMOID) return 1.f / (1.f + std::exp(-x));
+  if constexpr (OP == TANH) return std::tanh(x);
+  if constexpr (OP == RELU6) return x < 0.f ? 0.f : (x > 6.f ? 6.f : x);
+  if constexpr (OP == ELU) return x >= 0.f ? x : std::expm1(x);
+  return 0;
+}
+
+template <int OP>
+void unaryLoop(const float* x, float* out, int64_t n, float alpha, float beta) {
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (int64_t i = 0; i < n; i++) out[i] = unaryOp<OP>(x[i], alpha, beta);
+}
+
+// unary(op, x, out, alpha, beta)
+Napi::Value Unary(const Napi::CallbackInfo& info) {
+  int op = (int)num(info[0]);
+  const float* x = f32(info[1]);
+  float* out = f32(info[2]);
+  int64_t n = info[1].As<Napi::Float32Array>().ElementLength();
+  float alpha = info[3].As<Napi::Number>().FloatValue();
+  float beta = info[4].As<Napi::Number>().FloatValue();
+  switch (op) {
+    case CLIP: unaryLoop<CLIP>(x, out, n, alpha, beta); break;
+    case RELU: unaryLoop<RELU>(x, out, n, alpha, beta); break;
+    case STEP: unaryLoop<STEP>(x, out, n, alpha, beta); break;
+    case SQRT: unaryLoop<SQRT>(x, out, n, alpha, beta); break;
+    case RSQRT: unaryLoop<RSQRT>(x, out, n, alpha, beta); break;
+    case EXP: unaryLoop<EXP>(x, out, n, alpha, beta); break;
+    case LOG: unaryLoop<LOG>(x, out, n, alpha, beta); break;
+    case NEG: unaryLoop<NEG>(x, out, n, alpha, beta); break;
+    case ABS: unaryLoop<ABS>(x, out, n, alpha, beta); break;
+    case SQUARE: unaryLoop<SQUARE>(x, out, n, alpha, beta); break;
+    case RECIPROCAL: unaryLoop<RECIPROCAL>(x, out, n, alpha, beta); break;
+    case SIGMOID: unaryLoop<SIGMOID>(x, out, n, alpha, beta); break;
+    case TANH: unaryLoop<TANH>(x, out, n, alpha, beta); break;
+    case RELU6: unaryLoop<RELU6>(x, out, n, alpha, beta); break;
+    case ELU: unaryLoop<ELU>(x, out, n, alpha, beta); break;
+    default: throw Napi::Error::New(info.Env(), "unary: unknown op " + std::to_string(op));
+  }
+  return info.Env().Undefined();
+}
+
+// ---- batch norm (the FusedBatchNorm kernel: normalise with given moments) ------------------------------
+// batchNorm(x, out, channels, mean, variance, offset|null, scale|null, eps): every parameter has 1 or
+// `channels` (the last dimension) values.
+Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
+  const float* x = f32(info[0]);
+  float* out = f32(info[1]);
+  int64_t c = num(info[2]);
+  auto mean = info[3].As<Napi::Float32Array>(), var = info[4].As<Napi::Float32Array>();
+  float* offset = f32OrNull(info[5]);
+  float* scale = f32OrNull(info[6]);
+  int64_t lo = offset ? info[5].As<Napi::Float32Array>().ElementLength() : 0;
+  int64_t ls = scale ? info[6].As<Napi::Float32Array>().ElementLength() : 0;
+  float eps = info[7].As<Napi::Number>().FloatValue();
+  int64_t n = info[0].As<Napi::Float32Array>().ElementLength();
+  std::vector<float> mul(c), add(c);
+  for (int64_t j = 0; j < c; j++) {
+    float m = mean.Data()[mean.ElementLength() == 1 ? 0 : j], v = var.Data()[var.ElementLength() == 1 ? 0 : j];
+    float s = scale ? scale[ls == 1 ? 0 : j] : 1.f, o = offset ? offset[lo == 1 ? 0 : j] : 0.f;
+    mul[j] = s / std::sqrt(v + eps);
+    add[j] = o - m * mul[j];
+  }
+  int64_t rows = n / c;
+  const float* pm = mul.data();
+  const float* pa = add.data();
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t j = 0; j < c; j++) out[r * c + j] = x[r * c + j] * pm[j] + pa[j];
+  return info.Env().Undefined();
+}
+
+// ---- reductions -------------------------------------------------------------------------------------
+// reduce(op, x, [outer, reduced, inner], out): out[o, i] = op over r of x[o, r, i]. op: 0 sum, 1 mean,
+// 2 max, 3 min. Accumulates in double.
+Napi::Value Reduce(const Napi::CallbackInfo& info) {
+  int op = (int)num(info[0]);
+  const float* x = f32(info[1]);
+  auto s = dimsOf(info[2]);
+  float* out = f32(info[3]);
+  int64_t O = s[0], R = s[1], I = s[2];
+  auto finish = [&](double v) { return (float)(op == 1 ? v / (double)R : v); };
+  if (I == 1) {
+#pragma omp parallel for schedule(static) if (O * R >= kParallelMin)
+    for (int64_t o = 0; o < O; o++) {
+      const float* p = x + o * R;
+      if (op <= 1) {
+        double acc = 0;
+        for (int64_t r = 0; r < R; r++) acc += p[r];
+        out[o] = finish(acc);
+      } else {
+        float acc = p[0];
+        for (int64_t r = 1; r < R; r++) acc = op == 2 ? (p[r] > acc || std::isnan(p[r]) ? p[r] : acc) : (p[r] < acc || std::isnan(p[r]) ? p[r] : acc);
+        out[o] = acc;
+      }
+    }
+    return info.Env().Undefined();
+  }
+  // Columns: each thread reduces a block of r into its own accumulators, then they are combined.
+  int threads = (O * R * I >= kParallelMin) ? omp_get_max_threads() : 1;
+  for (int64_t o = 0; o < O; o++) {
+    const float* base = x + o * R * I;
+    std::vector<double> part((size_t)threads * I, op <= 1 ? 0.0 : NAN);
+    std::vector<char> seen(threads, 0);
+#pragma omp parallel num_threads(threads)
+    {
+      int t = omp_get_thread_num();
+      int nt = omp_get_num_threads();
+      int64_t r0 = R * t / nt, r1 = R * (t + 1) / nt;
+      double* acc = part.data() + (size_t)t * I;
+      if (r1 > r0) {
+        seen[t] = 1;
+        if (op <= 1) {
+          for (int64_t r = r0; r < r1; r++) {
+            const float* p = base + r * I;
+            for (int64_t i = 0; i < I; i++) acc[i] += p[i];
+          }
+        } else {
+          for (int64_t i = 0; i < I; i++) acc[i] = base[r0 * I + i];
+          for (int64_t r = r0 + 1; r < r1; r++) {
+            const float* p = base + r * I;
+            for (int64_t i = 0; i < I; i++) {
+              double v = p[i];
+              if (std::isnan(acc[i])) continue;
+              if (std::isnan(v) || (op == 2 ? v > acc[i] : v < acc[i])) acc[i] = v;
+            }
+          }
+        }
+      }
+    }
+    for (int64_t i = 0; i < I; i++) {
+      double v = 0;
+      bool first = true;
+      for (int t = 0; t < threads; t++) {
+        if (!seen[t]) continue;
+        double p = part[(size_t)t * I + i];
+        if (op <= 1) v += p;
+        else if (first || std::isnan(p) || (!std::isnan(v) && (op == 2 ? p > v : p < v))) v = p;
+        first = false;
+      }
+      out[o * I + i] = op <= 1 ? finish(v) : (float)v;
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// ---- strided copies (slice, transpose, tile, reverse, pad, concat) -------------------------------------
+// copy(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape): dst[dstOffset + Σ i·dstStride] =
+// src[srcOffset + Σ i·srcStride] over `shape`; element strides, 4-byte elements (float32 or int32).
+Napi::Value Copy(const Napi::CallbackInfo& info) {
+  auto src = static_cast<const uint32_t*>(bytes(info[0])) + num(info[1]);
+  auto ss = dimsOf(info[2]);
+  auto dst = static_cast<uint32_t*>(bytes(info[3])) + num(info[4]);
+  auto ds = dimsOf(info[5]);
+  auto shape = dimsOf(info[6]);
+  if (product(shape) == 0) return info.Env().Undefined();
+  mergeDims(shape, {&ss, &ds});
+  int r = (int)shape.size();
+  int64_t inner = shape[r - 1], is = ss[r - 1], id = ds[r - 1];
+  forRowChunks(shape, [&](int64_t row, int64_t j0, int64_t j1) {
+    int64_t os, od;
+    rowOffsets(row, shape, ss, ds, os, od);
+    const uint32_t* ps = src + os;
+    uint32_t* pd = dst + od;
+    if (is == 1 && id == 1) {
+      std::memcpy(pd + j0, ps + j0, (j1 - j0) * sizeof(uint32_t));
+    } else {
+      for (int64_t j = j0; j < j1; j++) pd[j * id] = ps[j * is];
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// gather(x, [outer, axisSize, inner], indices Int32Array, out): out[o, j, :] = x[o, indices[j], :] (4-byte
+// elements). Throws on an index outside [0, axisSize).
+Napi::Value Gather(const Napi::CallbackInfo& info) {
+  auto x = static_cast<const uint32_t*>(bytes(info[0]));
+  auto d = dimsOf(info[1]);
+  auto idx = info[2].As<Napi::Int32Array>();
+  auto out = static_cast<uint32_t*>(bytes(info[3]));
+  int64_t O = d[0], A = d[1], I = d[2], J = idx.ElementLength();
+  const int32_t* ip = idx.Data();
+  for (int64_t j = 0; j < J; j++)
+    if (ip[j] < 0 || ip[j] >= A)
+      throw Napi::RangeError::New(info.Env(), "GatherV2: index " + std::to_string(ip[j]) + " is not in [0, " + std::to_string(A - 1) + "]");
+#pragma omp parallel for schedule(static) if (O * J * I >= kParallelMin)
+  for (int64_t oj = 0; oj < O * J; oj++) {
+    int64_t o = oj / J, j = oj % J;
+    std::memcpy(out + oj * I, x + (o * A + ip[j]) * I, I * sizeof(uint32_t));
+  }
+  return info.Env().Undefined();
+}
+
+// select(condition Uint8Array, a, b, out, rowSize): out[i] = cond[i / rowSize] ? a[i] : b[i] (rowSize 1:
+// element-wise; rowSize > 1: one condition per row of a rank-1 condition against a higher-rank a).
+Napi::Value Select(const Napi::CallbackInfo& info) {
+  auto cond = static_cast<const uint8_t*>(bytes(info[0]));
+  auto a = static_cast<const uint32_t*>(bytes(info[1]));
+  auto b = static_cast<const uint32_t*>(bytes(info[2]));
+  auto out = static_cast<uint32_t*>(bytes(info[3]));
+  int64_t row = num(info[4]);
+  int64_t n = info[1].As<Napi::TypedArray>().ElementLength();
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (int64_t i = 0; i < n; i++) out[i] = cond[i / row] ? a[i] : b[i];
+  return info.Env().Undefined();
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  auto v = dnnl_version();
+  auto o = Napi::Object::New(env);
+  o.Set("version", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
+  o.Set("threads", omp_get_max_threads());
+  o.Set("cpuRuntime", v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : v->cpu_runtime == DNNL_RUNTIME_TBB ? "TBB" : "other");
+  return o;
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  omp_set_num_threads((int)num(info[0]));
+  return info.Env().Undefined();
+}
+
+Napi::Value ClearCache(const Napi::CallbackInfo& info) {
+  convCache.clear();
+  matmulCache.clear();
+  poolCache.clear();
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("clearCache", Napi::Function::New(env, ClearCache));
+  exports.Set("conv2d", Napi::Function::New(env, Conv2d));
+  exports.Set("conv2dBackwardData", Napi::Function::New(env, Conv2dBackwardData));
+  exports.Set("conv2dBackwardFilter", Napi::Function::New(env, Conv2dBackwardFilter));
+  exports.Set("matmul", Napi::Function::New(env, Matmul));
+  exports.Set("pool2d", Napi::Function::New(env, Pool2d));
+  exports.Set("pool2dBackward", Napi::Function::New(env, Pool2dBackward));
+  exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("unary", Napi::Function::New(env, Unary));
+  exports.Set("batchNorm", Napi::Function::New(env, BatchNorm));
+  exports.Set("reduce", Napi::Function::New(env, Reduce));
+  exports.Set("copy", Napi::Function::New(env, Copy));
+  exports.Set("gather", Napi::Function::New(env, Gather));
+  exports.Set("select", Napi::Function::New(env, Select));
+  return exports;
+}
+
+NODE_API_MODULE(simclr_onednn, Init)

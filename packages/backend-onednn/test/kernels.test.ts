@@ -1,0 +1,307 @@
+/**
+ * Every native kernel against the tfjs cpu backend's own, over randomized (seeded) shapes, strides,
+ * paddings and dilations, forward and backward. Tolerance: |onednn − cpu| ≤ 1e-4·|cpu| + 1e-4·max|cpu|
+ * (relative, with an absolute floor at 1e-4 of the output's scale for sums of many products whose
+ * exact value is near zero); data movement must be bit-exact.
+ */
+import "@tensorflow/tfjs-backend-cpu"
+import * as tf from "@tensorflow/tfjs"
+import { seededRandom } from "@simclr/test-utils"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { onednnStatus, registerOnednnBackend } from "../src/index.ts"
+
+const status = onednnStatus()
+const required = process.env.SIMCLR_REQUIRE_ONEDNN === "1"
+// CI sets SIMCLR_REQUIRE_ONEDNN=1 after installing libdnnl-dev: there, a missing addon fails instead of skipping.
+const skipReason = status.available ? undefined : `the oneDNN addon is not available here: ${status.reason}`
+if (skipReason !== undefined && !required) console.warn(`skipping @simclr/backend-onednn kernel tests: ${skipReason}`)
+
+const RTOL = 1e-4
+
+/** Runs `fn` on cpu and on onednn with the same inputs; returns both outputs' values. */
+const onBoth = (fn: () => tf.Tensor | Array<tf.Tensor>): { cpu: Array<Float32Array | Int32Array>; onednn: Array<Float32Array | Int32Array> } => {
+  const run = (backend: string) => {
+    tf.setBackend(backend)
+    const before = tf.memory().numTensors
+    const out = tf.tidy(fn)
+    const list = Array.isArray(out) ? out : [out]
+    const values = list.map((t) => t.dataSync() as Float32Array | Int32Array)
+    tf.dispose(list)
+    expect(tf.memory().numTensors, `${backend} leaked tensors`).toBe(before)
+    return values
+  }
+  const cpu = run("cpu")
+  const onednn = run("onednn")
+  return { cpu, onednn }
+}
+
+const expectClose = (label: string, r: { cpu: ReadonlyArray<ArrayLike<number>>; onednn: ReadonlyArray<ArrayLike<number>> }, exact = false) => {
+  expect(r.onednn.length).toBe(r.cpu.length)
+  r.cpu.forEach((ref, k) => {
+    const got = r.onednn[k]!
+    expect(got.length, `${label}: output ${k} size`).toBe(ref.length)
+    let scale = 0
+    for (const v of Array.from(ref)) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v))
+    let worst = 0, at = -1
+    for (let i = 0; i < ref.length; i++) {
+      const a = got[i]!, e = ref[i]!
+      if (a === e || (Number.isNaN(e) && Number.isNaN(a))) continue
+      const excess = Math.abs(a - e) - (exact ? 0 : RTOL * Math.abs(e) + RTOL * scale)
+      if (!(excess <= worst)) {
+        worst = Number.isNaN(excess) ? Infinity : excess
+        at = i
+      }
+    }
+    expect(at, `${label}: output ${k} differs at ${at}: onednn ${got[at]} vs cpu ${ref[at]} (scale ${scale})`).toBe(-1)
+  })
+}
+
+const rng = seededRandom(20261128)
+const int = (lo: number, hi: number) => lo + Math.floor(rng.uniform() * (hi - lo + 1))
+const pick = <A>(xs: ReadonlyArray<A>): A => xs[int(0, xs.length - 1)]!
+const tensor = (shape: ReadonlyArray<number>, source = rng) => {
+  const size = shape.reduce((p, q) => p * q, 1)
+  const v = new Float32Array(size)
+  for (let i = 0; i < size; i++) v[i] = source.uniform() * 2 - 1
+  return v
+}
+/** Values drawn inside a function that `onBoth` runs twice: the same on both backends. */
+const fixed = (shape: ReadonlyArray<number>) => tf.tensor(tensor(shape, seededRandom(7)), [...shape])
+
+/** The gradient of Σ avgPool(x)² with padding excluded from each window's count, in float64. */
+const avgPoolGradByHand = (xv: Float32Array, shape: [number, number, number, number], k: [number, number], s: [number, number], pad: "same" | "valid"): Float64Array => {
+  const info = tf.backend_util.computePool2DInfo(shape, k, s, 1, pad)
+  const [n, h, w, c] = shape
+  const dx = new Float64Array(xv.length)
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < info.outHeight; oy++) {
+      for (let ox = 0; ox < info.outWidth; ox++) {
+        const y0 = oy * s[0] - info.padInfo.top, x0 = ox * s[1] - info.padInfo.left
+        const rows: Array<number> = [], cols: Array<number> = []
+        for (let i = Math.max(0, y0); i < Math.min(h, y0 + k[0]); i++) rows.push(i)
+        for (let j = Math.max(0, x0); j < Math.min(w, x0 + k[1]); j++) cols.push(j)
+        const count = rows.length * cols.length
+        for (let ch = 0; ch < c; ch++) {
+          let sum = 0
+          for (const i of rows) for (const j of cols) sum += xv[((b * h + i) * w + j) * c + ch]!
+          const g = (2 * sum) / count / count
+          for (const i of rows) for (const j of cols) dx[((b * h + i) * w + j) * c + ch]! += g
+        }
+      }
+    }
+  }
+  return dx
+}
+
+describe.skipIf(skipReason !== undefined && !required)("@simclr/backend-onednn kernels equal the cpu backend's", () => {
+  beforeAll(async () => {
+    await tf.ready()
+    registerOnednnBackend()
+  })
+  afterAll(() => {
+    tf.setBackend("cpu")
+  })
+
+  it("registers the native kernels under the backend's name", () => {
+    const r = registerOnednnBackend()
+    expect(r.name).toBe("onednn")
+    expect(r.kernels).toEqual(expect.arrayContaining(["Conv2D", "FusedConv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "BatchMatMul", "_FusedMatMul", "MaxPool", "MaxPoolGrad", "AvgPool", "AvgPoolGrad", "FusedBatchNorm", "Relu", "Step", "Sum", "Mean", "Multiply", "Slice", "PadV2"]))
+    expect(r.threads).toBeGreaterThanOrEqual(1)
+    expect(tf.getKernel("Conv2D", "onednn")?.kernelFunc).not.toBe(tf.getKernel("Conv2D", "cpu")?.kernelFunc)
+  })
+
+  it("Conv2D, FusedConv2D and both convolution gradients over random geometries", () => {
+    for (let trial = 0; trial < 40; trial++) {
+      const n = int(1, 3), h = int(1, 11), w = int(1, 11), ci = int(1, 7), co = int(1, 9)
+      const kh = int(1, 5), kw = int(1, 5)
+      const dilated = trial % 4 === 3
+      const stride = dilated ? 1 : int(1, 3)
+      const strides: [number, number] = dilated ? [1, 1] : [stride, pick([stride, int(1, 3)])]
+      const dilations: [number, number] = dilated ? [int(1, 3), int(1, 3)] : [1, 1]
+      const pad = pick<"same" | "valid" | "explicit">(["same", "valid", "explicit"])
+      const explicit: tf.backend_util.ExplicitPadding = [[0, 0], [int(0, 2), int(0, 2)], [int(0, 2), int(0, 2)], [0, 0]]
+      const padding = pad === "explicit" ? explicit : pad
+      const effH = (kh - 1) * dilations[0] + 1, effW = (kw - 1) * dilations[1] + 1
+      const padH = pad === "explicit" ? explicit[1][0] + explicit[1][1] : 0, padW = pad === "explicit" ? explicit[2][0] + explicit[2][1] : 0
+      if (pad !== "same" && (h + padH < effH || w + padW < effW)) continue
+      const xv = tensor([n, h, w, ci]), fv = tensor([kh, kw, ci, co]), bv = tensor([co])
+      const label = `x [${n},${h},${w},${ci}] filter [${kh},${kw},${ci},${co}] strides ${strides} dilations ${dilations} pad ${JSON.stringify(padding)}`
+      const x = () => tf.tensor4d(xv, [n, h, w, ci]), f = () => tf.tensor4d(fv, [kh, kw, ci, co])
+      expectClose(`conv2d ${label}`, onBoth(() => tf.conv2d(x(), f(), strides, padding, "NHWC", dilations)))
+      expectClose(`fused conv2d + bias + relu ${label}`, onBoth(() => tf.fused.conv2d({ x: x(), filter: f(), strides, pad: padding, dilations, bias: tf.tensor1d(bv), activation: "relu" })))
+      if (!dilated) {
+        // Gradients of Σ conv·r: Conv2DBackpropInput and Conv2DBackpropFilter.
+        expectClose(`conv2d gradients ${label}`, onBoth(() => {
+          const y = tf.conv2d(x(), f(), strides, padding)
+          const r = fixed(y.shape)
+          return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, padding).mul(r).sum())([x(), f()])
+        }))
+      }
+    }
+  })
+
+  it("BatchMatMul and _FusedMatMul with transposes, batch broadcasting, bias and relu", () => {
+    for (let trial = 0; trial < 30; trial++) {
+      const m = int(1, 9), k = int(1, 9), nn = int(1, 9)
+      const ta = rng.uniform() < 0.5, tb = rng.uniform() < 0.5
+      const batch = pick([[], [int(1, 3)], [2, int(1, 3)]])
+      const bcast = batch.length > 0 && rng.uniform() < 0.3
+      const aShape = [...batch, ta ? k : m, ta ? m : k]
+      const bShape = [...(bcast ? batch.map(() => 1) : batch), tb ? nn : k, tb ? k : nn]
+      const av = tensor(aShape), bv = tensor(bShape), biasv = tensor([nn])
+      const label = `a [${aShape}]${ta ? "ᵀ" : ""} b [${bShape}]${tb ? "ᵀ" : ""}`
+      const a = () => tf.tensor(av, aShape), b = () => tf.tensor(bv, bShape)
+      expectClose(`matMul ${label}`, onBoth(() => tf.matMul(a(), b(), ta, tb)))
+      expectClose(`fused matMul ${label}`, onBoth(() => tf.fused.matMul({ a: a(), b: b(), transposeA: ta, transposeB: tb, bias: tf.tensor1d(biasv), activation: "relu" })))
+      // tfjs-core's BatchMatMul gradient does not reduce a broadcast batch (it throws on every backend).
+      if (!bcast) expectClose(`matMul gradients ${label}`, onBoth(() => tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.matMul(p, q, ta, tb).square().sum())([a(), b()])))
+    }
+  })
+
+  it("max and average pooling, forward and backward", () => {
+    for (let trial = 0; trial < 30; trial++) {
+      const n = int(1, 3), h = int(2, 11), w = int(2, 11), c = int(1, 6)
+      const k: [number, number] = [int(1, Math.min(4, h)), int(1, Math.min(4, w))]
+      const s: [number, number] = [int(1, 3), int(1, 3)]
+      const pad = pick<"same" | "valid">(["same", "valid"])
+      const xv = tensor([n, h, w, c])
+      const x = () => tf.tensor4d(xv, [n, h, w, c])
+      const label = `x [${n},${h},${w},${c}] kernel ${k} strides ${s} ${pad}`
+      expectClose(`maxPool ${label}`, onBoth(() => [tf.maxPool(x(), k, s, pad), tf.grad((a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, k, s, pad).square().sum())(x())]))
+      expectClose(`avgPool ${label}`, onBoth(() => tf.avgPool(x(), k, s, pad)))
+      const grad = onBoth(() => tf.grad((a: tf.Tensor) => tf.avgPool(a as tf.Tensor4D, k, s, pad).square().sum())(x()))
+      // tfjs-cpu's AvgPoolGrad divides by kh·kw even where its forward pass averaged fewer (padded)
+      // pixels, so with padding it is not the gradient of its own forward; ours is (as TensorFlow's).
+      // Both are checked against the gradient derived by hand: d Σy²/dx = Σ over windows of 2y/count.
+      expectClose(`avgPool gradient ${label}`, { cpu: [avgPoolGradByHand(xv, [n, h, w, c], k, s, pad)], onednn: grad.onednn })
+      if (pad === "valid") expectClose(`avgPool gradient ${label} (cpu)`, grad)
+    }
+  })
+
+  it("broadcasting binary ops, unary ops and AddN", () => {
+    const binary: Array<[string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor]> = [
+      ["add", tf.add], ["sub", tf.sub], ["mul", tf.mul], ["div", tf.div], ["maximum", tf.maximum], ["minimum", tf.minimum],
+      ["squaredDifference", tf.squaredDifference], ["pow", (a, b) => tf.pow(tf.abs(a), b)],
+      ["greater", tf.greater], ["greaterEqual", tf.greaterEqual], ["less", tf.less], ["lessEqual", tf.lessEqual],
+      ["equal", (a, b) => tf.equal(a.round(), b.round())], ["notEqual", (a, b) => tf.notEqual(a.round(), b.round())]
+    ]
+    for (let trial = 0; trial < 30; trial++) {
+      const rank = int(0, 5)
+      const out = Array.from({ length: rank }, () => int(1, 6))
+      const drop = int(0, rank)
+      const bShape = out.slice(drop).map((d) => (rng.uniform() < 0.4 ? 1 : d))
+      const aShape = out.map((d) => (rng.uniform() < 0.2 ? 1 : d))
+      const av = tensor(aShape), bv = tensor(bShape)
+      for (const [name, op] of binary) {
+        const label = `${name} [${aShape}] with [${bShape}]`
+        expectClose(label, onBoth(() => op(tf.tensor(av, aShape), tf.tensor(bv, bShape))))
+        expectClose(`${label} swapped`, onBoth(() => op(tf.tensor(bv, bShape), tf.tensor(av, aShape))))
+      }
+      expectClose(`gradients of a·b + a/b [${aShape}] [${bShape}]`, onBoth(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.add(tf.mul(a, b), tf.div(a, b.abs().add(0.5))).sum())([tf.tensor(av, aShape), tf.tensor(bv, bShape)])))
+    }
+    const shape = [3, 5, 7, 4]
+    const xv = tensor(shape)
+    xv[0] = 0
+    xv[1] = Number.NaN
+    const unary: Array<[string, (x: tf.Tensor) => tf.Tensor]> = [
+      ["relu", tf.relu], ["step", (x) => tf.step(x, 0.25)], ["sqrt", (x) => tf.sqrt(tf.abs(x))], ["rsqrt", (x) => tf.rsqrt(tf.abs(x).add(0.1))],
+      ["exp", tf.exp], ["log", (x) => tf.log(tf.abs(x).add(0.1))], ["neg", tf.neg], ["abs", tf.abs], ["square", tf.square],
+      ["reciprocal", (x) => tf.reciprocal(x.add(3))], ["sigmoid", tf.sigmoid], ["tanh", tf.tanh], ["relu6", (x) => tf.relu6(x.mul(8))], ["elu", tf.elu]
+    ]
+    for (const [name, op] of unary) {
+      expectClose(name, onBoth(() => op(tf.tensor(xv, shape))))
+      expectClose(`${name} gradient`, onBoth(() => tf.grad((x: tf.Tensor) => op(x).sum())(tf.tensor(xv.map((v) => (Number.isNaN(v) ? 0.5 : v)), shape))))
+    }
+    const yv = tensor(shape), zv = tensor(shape)
+    expectClose("addN", onBoth(() => tf.addN([tf.tensor(xv, shape), tf.tensor(yv, shape), tf.tensor(zv, shape)])))
+  })
+
+  it("ClipByValue, Select and GatherV2", () => {
+    for (let trial = 0; trial < 20; trial++) {
+      const rank = int(1, 4)
+      const shape = Array.from({ length: rank }, () => int(1, 9))
+      const xv = tensor(shape), yv = tensor(shape)
+      const x = () => tf.tensor(xv, shape), y = () => tf.tensor(yv, shape)
+      const axis = int(0, rank - 1)
+      const indices = Array.from({ length: int(1, 7) }, () => int(0, shape[axis]! - 1))
+      const label = `[${shape}]`
+      expectClose(`clipByValue ${label}`, onBoth(() => tf.clipByValue(x(), -0.3, 0.6)), true)
+      expectClose(`where ${label}`, onBoth(() => tf.where(tf.greater(x(), y()), x(), y())), true)
+      expectClose(`gather ${label} axis ${axis} [${indices}]`, onBoth(() => tf.gather(x(), tf.tensor1d(indices, "int32"), axis)), true)
+      expectClose(`gather int32 ${label}`, onBoth(() => tf.gather(tf.tensor(Int32Array.from(xv, (v) => v * 100), shape, "int32"), tf.tensor1d(indices, "int32"), axis)), true)
+      expectClose(`gradients of clip, where and gather ${label}`, onBoth(() => tf.grad((a: tf.Tensor) => tf.add(tf.where(tf.greater(x(), y()), a.clipByValue(-0.3, 0.6), a.square()).sum(), tf.gather(a, tf.tensor1d(indices, "int32"), axis).square().sum()))(x())))
+    }
+    tf.setBackend("onednn")
+    expect(() => tf.gather(tf.tensor1d([1, 2, 3]), tf.tensor1d([3], "int32"))).toThrow(/index 3 is not in \[0, 2\]/)
+    tf.setBackend("cpu")
+  })
+
+  it("Sum, Mean, Max and Min over random axes, with and without keepDims, and their gradients", () => {
+    for (let trial = 0; trial < 40; trial++) {
+      const rank = int(1, 5)
+      const shape = Array.from({ length: rank }, () => int(1, 7))
+      const axes = shape.map((_, i) => i).filter(() => rng.uniform() < 0.5)
+      const axis = axes.length === 0 ? [int(0, rank - 1)] : axes
+      const keep = rng.uniform() < 0.5
+      const xv = tensor(shape)
+      const x = () => tf.tensor(xv, shape)
+      const label = `[${shape}] axes ${axis} keepDims ${keep}`
+      expectClose(`sum ${label}`, onBoth(() => [tf.sum(x(), axis, keep), tf.grad((a: tf.Tensor) => tf.sum(a, axis, keep).square().sum())(x())]))
+      expectClose(`mean ${label}`, onBoth(() => [tf.mean(x(), axis, keep), tf.grad((a: tf.Tensor) => tf.mean(a, axis, keep).square().sum())(x())]))
+      expectClose(`max ${label}`, onBoth(() => [tf.max(x(), axis, keep), tf.grad((a: tf.Tensor) => tf.max(a, axis, keep).sum())(x())]))
+      expectClose(`min ${label}`, onBoth(() => tf.min(x(), axis, keep)))
+    }
+    // A large per-channel reduction, as batch norm does (threads split the rows).
+    const big = [64, 16, 16, 24]
+    const bv = tensor(big)
+    expectClose("moments over N, H, W", onBoth(() => { const m = tf.moments(tf.tensor(bv, big), [0, 1, 2]); return [m.mean, m.variance] }))
+  })
+
+  it("batch norm: FusedBatchNorm forward and the gradients of training-mode normalisation", () => {
+    for (const shape of [[2, 5, 5, 3], [4, 3, 3, 16], [7, 10], [32, 8, 8, 8]]) {
+      const c = shape[shape.length - 1]!
+      const xv = tensor(shape), g = tensor([c]), beta = tensor([c])
+      const x = () => tf.tensor(xv, shape)
+      const train = (a: tf.Tensor, gamma: tf.Tensor, offset: tf.Tensor) => {
+        const m = tf.moments(a, shape.map((_, i) => i).slice(0, -1))
+        return tf.batchNorm(a, m.mean, m.variance, offset, gamma, 1e-5)
+      }
+      expectClose(`batchNorm [${shape}]`, onBoth(() => tf.batchNorm(x(), tf.tensor1d(beta).mul(0.1), tf.tensor1d(g).abs(), tf.tensor1d(beta), tf.tensor1d(g), 1e-3)))
+      expectClose(`training batch norm and its gradients [${shape}]`, onBoth(() => {
+        const r = fixed(shape)
+        return tf.grads((a: tf.Tensor, gamma: tf.Tensor, offset: tf.Tensor) => train(a, gamma, offset).mul(r).sum())([x(), tf.tensor1d(g), tf.tensor1d(beta)])
+      }))
+    }
+  })
+
+  it("Slice, Transpose, Tile, Reverse, PadV2 and Concat are bit-exact, for float32 and int32", () => {
+    for (let trial = 0; trial < 40; trial++) {
+      const rank = int(1, 5)
+      const shape = Array.from({ length: rank }, () => int(1, 6))
+      const xv = tensor(shape)
+      const dtype = trial % 3 === 0 ? "int32" : "float32"
+      const x = () => tf.tensor(dtype === "int32" ? Int32Array.from(xv, (v) => Math.round(v * 1000)) : xv, shape, dtype)
+      const begin = shape.map((d) => int(0, d - 1))
+      const size = shape.map((d, i) => int(1, d - begin[i]!))
+      const perm = shape.map((_, i) => ({ i, key: rng.uniform() })).toSorted((p, q) => p.key - q.key).map((p) => p.i)
+      const reps = shape.map(() => int(1, 3))
+      const dims = shape.map((_, i) => i).filter(() => rng.uniform() < 0.5)
+      const paddings = shape.map(() => [int(0, 2), int(0, 2)] as [number, number])
+      const axis = int(0, rank - 1)
+      const other = shape.map((d, i) => (i === axis ? int(1, 4) : d))
+      const ov = tensor(other)
+      const y = () => tf.tensor(dtype === "int32" ? Int32Array.from(ov, (v) => Math.round(v * 1000)) : ov, other, dtype)
+      const label = `${dtype} [${shape}]`
+      expectClose(`slice ${label} begin ${begin} size ${size}`, onBoth(() => tf.slice(x(), begin, size)), true)
+      expectClose(`transpose ${label} perm ${perm}`, onBoth(() => tf.transpose(x(), perm)), true)
+      expectClose(`tile ${label} reps ${reps}`, onBoth(() => tf.tile(x(), reps)), true)
+      expectClose(`reverse ${label} dims ${dims}`, onBoth(() => tf.reverse(x(), dims)), true)
+      expectClose(`pad ${label} ${JSON.stringify(paddings)}`, onBoth(() => tf.pad(x(), paddings, 0.5)), true)
+      expectClose(`concat ${label} with [${other}] on ${axis}`, onBoth(() => tf.concat([x(), y(), x()], axis)), true)
+      // tfjs-core's Tile gradient stops at rank 4.
+      if (dtype === "float32" && rank <= 4) {
+        expectClose(`gradients through slice, pad, tile, concat ${label}`, onBoth(() => tf.grad((a: tf.Tensor) => tf.concat([tf.slice(a, begin, size).square().pad(paddings.map(() => [1, 1] as [number, number])).sum().reshape([1]), tf.tile(a, reps).mul(tf.tile(a, reps)).sum().reshape([1])]).sum())(x())))
+      }
+    }
+  })
+})
