@@ -22,6 +22,8 @@ export interface Addon {
   binary(op: number, a: F32, aShape: Dims, b: F32, bShape: Dims, out: F32 | Uint8Array, outShape: Dims): void
   unary(op: number, x: F32, out: F32, alpha: number, beta: number): void
   batchNorm(x: F32, out: F32, channels: number, mean: F32, variance: F32, offset: F32 | null, scale: F32 | null, epsilon: number): void
+  bnTrain(x: F32, channels: number, scale: F32 | null, offset: F32 | null, epsilon: number, y: F32, mean: F32, variance: F32): void
+  bnTrainGrad(dy: F32, x: F32, channels: number, scale: F32 | null, mean: F32, variance: F32, epsilon: number, dx: F32, dscale: F32, doffset: F32): void
   reduce(op: number, x: F32, dims: Dims, out: F32): void
   gather(x: Float32Array | Int32Array, dims: Dims, indices: Int32Array, out: Float32Array | Int32Array): void
   select(condition: Uint8Array, a: Float32Array | Int32Array, b: Float32Array | Int32Array, out: Float32Array | Int32Array, rowSize: number): void

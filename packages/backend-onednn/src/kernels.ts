@@ -98,6 +98,15 @@ const geometry = (info: backend_util.Conv2DInfo) => {
   }
 }
 
+/**
+ * Kernels for batch norm in training (moments, normalisation and the gradient, fused), which
+ * `@simclr/encoders`' BatchNormalization layer uses where the backend has them. Inputs x, scale,
+ * offset, attr epsilon; outputs y, mean, biased variance. The gradient kernel: inputs dy, x, scale,
+ * mean, variance; outputs dx, dscale, doffset.
+ */
+export const BATCH_NORM_TRAINING = "SimclrBatchNormTraining"
+export const BATCH_NORM_TRAINING_GRAD = "SimclrBatchNormTrainingGrad"
+
 const BINARY: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6, Pow: 7 }
 const COMPARE: Record<string, number> = { Greater: 8, GreaterEqual: 9, Less: 10, LessEqual: 11, Equal: 12, NotEqual: 13 }
 const UNARY: Record<string, number> = { Relu: 0, Step: 1, Sqrt: 2, Rsqrt: 3, Exp: 4, Log: 5, Neg: 6, Abs: 7, Square: 8, Reciprocal: 9, Sigmoid: 10, Tanh: 11, Relu6: 12, Elu: 13 }
@@ -317,6 +326,40 @@ export const nativeKernels = (addon: Addon, backendName: string, cpuKernel: (nam
     const [m, v, o, s] = params as Array<Float32Array | null>
     addon.batchNorm(xv, out, channels, m!, v!, o ?? null, s ?? null, (args.attrs as { varianceEpsilon: number }).varianceEpsilon)
     return b.makeTensorInfo(x.shape, "float32", out)
+  })
+
+  // ---- batch norm in training, fused (for @simclr/encoders' BatchNormalization layer) ----
+  configs.push({
+    kernelName: BATCH_NORM_TRAINING,
+    backendName,
+    kernelFunc: (args) => {
+      const { x, scale, offset } = args.inputs as { x: TensorInfo; scale: TensorInfo; offset: TensorInfo }
+      const b = be(args)
+      const c = x.shape[x.shape.length - 1]!
+      const xv = f32(b, x), sv = f32(b, scale), ov = f32(b, offset)
+      if (xv === undefined || sv === undefined || ov === undefined || sv.length !== c || ov.length !== c || xv.length === 0) {
+        throw new Error(`${BATCH_NORM_TRAINING}: expected float32 x [..., C] with scale and offset of C values; got x [${x.shape}] ${x.dtype}, scale [${scale.shape}], offset [${offset.shape}]`)
+      }
+      const y = floats(xv.length), mean = new Float32Array(c), variance = new Float32Array(c)
+      addon.bnTrain(xv, c, sv, ov, (args.attrs as { epsilon: number }).epsilon, y, mean, variance)
+      return [b.makeTensorInfo(x.shape, "float32", y), b.makeTensorInfo([c], "float32", mean), b.makeTensorInfo([c], "float32", variance)]
+    }
+  })
+  configs.push({
+    kernelName: BATCH_NORM_TRAINING_GRAD,
+    backendName,
+    kernelFunc: (args) => {
+      const { dy, x, scale, mean, variance } = args.inputs as Record<"dy" | "x" | "scale" | "mean" | "variance", TensorInfo>
+      const b = be(args)
+      const c = x.shape[x.shape.length - 1]!
+      const [dyv, xv, sv, mv, vv] = [dy, x, scale, mean, variance].map((t) => f32(b, t))
+      if (dyv === undefined || xv === undefined || sv === undefined || mv === undefined || vv === undefined || dyv.length !== xv.length) {
+        throw new Error(`${BATCH_NORM_TRAINING_GRAD}: expected float32 dy and x of one shape with C-value scale, mean and variance; got dy [${dy.shape}], x [${x.shape}]`)
+      }
+      const dx = floats(xv.length), dscale = new Float32Array(c), doffset = new Float32Array(c)
+      addon.bnTrainGrad(dyv, xv, c, sv, mv, vv, (args.attrs as { epsilon: number }).epsilon, dx, dscale, doffset)
+      return [b.makeTensorInfo(x.shape, "float32", dx), b.makeTensorInfo([c], "float32", dscale), b.makeTensorInfo([c], "float32", doffset)]
+    }
   })
 
   // ---- reductions ----

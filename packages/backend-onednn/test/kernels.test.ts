@@ -274,6 +274,33 @@ describe.skipIf(skipReason !== undefined && !required)("@simclr/backend-onednn k
     }
   })
 
+  it("fused training batch norm (SimclrBatchNormTraining and its gradient kernel) equals moments + batchNorm on cpu", () => {
+    for (const shape of [[2, 5, 5, 3], [4, 3, 3, 16], [7, 10], [32, 8, 8, 8], [64, 6, 6, 40]]) {
+      const c = shape[shape.length - 1]!
+      const axes = shape.map((_, i) => i).slice(0, -1)
+      // An offset mean (|mean| ≫ std) checks the variance's accuracy.
+      const xv = tensor(shape).map((v) => 3 + 0.5 * v), g = tensor([c]), beta = tensor([c]), dyv = tensor(shape)
+      const eps = 1e-3
+      tf.setBackend("cpu")
+      const ref = tf.tidy(() => {
+        const x = tf.tensor(xv, shape), dy = tf.tensor(dyv, shape)
+        const m = tf.moments(x, axes)
+        const f = (a: tf.Tensor, gamma: tf.Tensor, offset: tf.Tensor) => { const mm = tf.moments(a, axes); return tf.batchNorm(a, mm.mean, mm.variance, offset, gamma, eps).mul(dy).sum() }
+        const y = tf.batchNorm(x, m.mean, m.variance, tf.tensor1d(beta), tf.tensor1d(g), eps)
+        return [y, m.mean, m.variance, ...tf.grads(f)([x, tf.tensor1d(g), tf.tensor1d(beta)])].map((t) => t.dataSync() as Float32Array)
+      })
+      tf.setBackend("onednn")
+      const got = tf.tidy(() => {
+        const x = tf.tensor(xv, shape), dy = tf.tensor(dyv, shape), scale = tf.tensor1d(g), offset = tf.tensor1d(beta)
+        const [y, mean, variance] = tf.engine().runKernel("SimclrBatchNormTraining", { x, scale, offset }, { epsilon: eps }) as Array<tf.Tensor>
+        const grads = tf.engine().runKernel("SimclrBatchNormTrainingGrad", { dy, x, scale, mean: mean!, variance: variance! }, { epsilon: eps }) as Array<tf.Tensor>
+        return [y!, mean!, variance!, ...grads].map((t) => t.dataSync() as Float32Array)
+      })
+      tf.setBackend("cpu")
+      expectClose(`fused batch norm [${shape}]: y, mean, variance, dx, dscale, doffset`, { cpu: ref, onednn: got })
+    }
+  })
+
   it("Slice, Transpose, Tile, Reverse, PadV2 and Concat are bit-exact, for float32 and int32", () => {
     for (let trial = 0; trial < 40; trial++) {
       const rank = int(1, 5)

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+export { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, BatchNormalization, batchNormTraining, hasFusedBatchNorm } from "./batchNorm.ts"
 export { SkMix, SkStreamSum } from "./layers.ts"
 export {
   loadTorchvisionWeights,

@@ -1,9 +1,11 @@
 /**
- * The weightless custom layers of the encoders (selective-kernel stream sum and mixing), registered with
+ * The weightless custom layers of the encoders (selective-kernel stream sum and mixing) and the batch
+ * norm layer with a fused training path, registered with
  * tfjs serialization when this module loads so that saved models reload (listed in `sideEffects`).
  */
 import * as tf from "@tensorflow/tfjs-core"
 import * as tfl from "@tensorflow/tfjs-layers"
+import { BatchNormalization } from "./batchNorm.ts"
 
 type Shape = Array<number | null>
 
@@ -65,3 +67,6 @@ export class SkMix extends tfl.layers.Layer {
 
 tf.serialization.registerClass(SkStreamSum)
 tf.serialization.registerClass(SkMix)
+// Saved models (class name "BatchNormalization") reload as the layer with the fused training path; it
+// computes exactly what the stock layer does and falls back to it on backends without the kernels.
+tf.serialization.registerClass(BatchNormalization)

@@ -1,4 +1,5 @@
 import * as tfl from "@tensorflow/tfjs-layers"
+import { BatchNormalization } from "./batchNorm.ts"
 import { SkMix, SkStreamSum } from "./layers.ts"
 import { InvalidArgumentError } from "./SimclrError.ts"
 import { describe, knownKeys, numberIn, oneOf } from "./internal/validate.ts"
@@ -152,15 +153,13 @@ class Builder {
   }
 
   bn(x: tfl.SymbolicTensor, name: string, zeroGamma = false): tfl.SymbolicTensor {
-    return tfl.layers
-      .batchNormalization({
-        axis: -1,
-        momentum: this.r.batchNormMomentum,
-        epsilon: this.r.batchNormEpsilon,
-        gammaInitializer: zeroGamma ? "zeros" : "ones",
-        name
-      })
-      .apply(x) as tfl.SymbolicTensor
+    return new BatchNormalization({
+      axis: -1,
+      momentum: this.r.batchNormMomentum,
+      epsilon: this.r.batchNormEpsilon,
+      gammaInitializer: zeroGamma ? "zeros" : "ones",
+      name
+    }).apply(x) as tfl.SymbolicTensor
   }
 
   relu(x: tfl.SymbolicTensor, name: string): tfl.SymbolicTensor {
