@@ -794,6 +794,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   if (keep == nullptr || std::string(keep) != "default") {
     mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
+    if (std::getenv("SIMCLR_ONEDNN_MMAP") == nullptr) mallopt(M_MMAP_MAX, 0);
   }
 #endif
   exports.Set("info", Napi::Function::New(env, Info));

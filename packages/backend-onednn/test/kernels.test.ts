@@ -213,6 +213,9 @@ describe.skipIf(skipReason !== undefined && !required)("@simclr/backend-onednn k
       expectClose(`${name} gradient`, onBoth(() => tf.grad((x: tf.Tensor) => op(x).sum())(tf.tensor(xv.map((v) => (Number.isNaN(v) ? 0.5 : v)), shape))))
     }
     const yv = tensor(shape), zv = tensor(shape)
+    expectClose("pow by 2 (a square)", onBoth(() => tf.pow(tf.tensor(xv, shape), 2)))
+    expectClose("norm (pow by an int32 2)", onBoth(() => tf.norm(tf.tensor(xv.map((v) => (Number.isNaN(v) ? 1 : v)), shape))))
+    expectClose("float32 minus a cast int32 tensor (float32 stored as Int32Array)", onBoth(() => tf.sub(tf.tensor(xv, shape), tf.cast(tf.tensor([3, -2, 1, 4], [4], "int32"), "float32"))))
     expectClose("addN", onBoth(() => tf.addN([tf.tensor(xv, shape), tf.tensor(yv, shape), tf.tensor(zv, shape)])))
   })
 
