@@ -14,13 +14,13 @@ import { createRequire } from "node:module"
  * @category models
  * @since 0.1.0
  */
-export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu"
+export type BackendChoice = "auto" | "tensorflow" | "onednn" | "wasm" | "cpu"
 
 /**
  * @category constants
  * @since 0.1.0
  */
-export const BACKEND_CHOICES: ReadonlyArray<BackendChoice> = ["auto", "tensorflow", "wasm", "cpu"]
+export const BACKEND_CHOICES: ReadonlyArray<BackendChoice> = ["auto", "tensorflow", "onednn", "wasm", "cpu"]
 
 /**
  * The requested backend is not installed or did not start.
@@ -59,13 +59,13 @@ export class InvalidBackendOptionError extends Data.TaggedError("InvalidBackendO
  * @since 0.1.0
  */
 export interface SelectedBackend {
-  /** tfjs's name for it: `"tensorflow"`, `"wasm"` or `"cpu"`. */
+  /** tfjs's name for it: `"tensorflow"`, `"onednn"`, `"wasm"` or `"cpu"`. */
   readonly name: string
   /** The package that provides it. */
   readonly package: string
   /** Why this one: what `auto` found and skipped, and for wasm how many threads it runs. */
   readonly reason: string
-  /** Threads the backend computes with, where known (wasm: XNNPACK's pool, the calling thread included). */
+  /** Threads the backend computes with, where known (wasm: XNNPACK's pool, the calling thread included; onednn: OpenMP's). */
   readonly threads?: number
 }
 
@@ -82,13 +82,14 @@ export interface SelectBackendOptions {
 }
 
 interface Candidate {
-  readonly name: "tensorflow" | "wasm" | "cpu"
+  readonly name: "tensorflow" | "onednn" | "wasm" | "cpu"
   readonly package: string
 }
 
 const CANDIDATES: ReadonlyArray<Candidate> = [
   { name: "tensorflow", package: "@tensorflow/tfjs-node-gpu" },
   { name: "tensorflow", package: "@tensorflow/tfjs-node" },
+  { name: "onednn", package: "@simclr/backend-onednn" },
   { name: "wasm", package: "@tensorflow/tfjs-backend-wasm" },
   { name: "cpu", package: "@tensorflow/tfjs-backend-cpu" }
 ]
@@ -109,7 +110,9 @@ const tryCandidate = (c: Candidate, options: SelectBackendOptions): Effect.Effec
   Effect.tryPromise({
     try: async () => {
       if (!isInstalled(c.package)) throw new Error("not installed")
-      await importOptional(c.package)
+      const loaded = await importOptional(c.package)
+      // The oneDNN addon is optional (built at install time when oneDNN is there): its reason is the error.
+      if (c.name === "onednn") (loaded as typeof import("@simclr/backend-onednn")).registerOnednnBackend()
       // tfjs runs wasm single-threaded in Node: start its threaded SIMD build instead (once per process).
       if (c.name === "wasm" && tf.findBackend("wasm") === null) registerThreadedWasmBackend(options.wasmThreads === undefined ? {} : { threads: options.wasmThreads })
       if (!(await tf.setBackend(c.name))) throw new Error(`tf.setBackend("${c.name}") returned false`)
@@ -119,14 +122,17 @@ const tryCandidate = (c: Candidate, options: SelectBackendOptions): Effect.Effec
       new BackendUnavailableError({
         backend: c.name,
         reason: `${c.package}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`,
-        install: `npm install ${c.package}@${tf.version_core}`
+        install: c.name === "onednn"
+          ? "apt-get install libdnnl-dev (Debian/Ubuntu; elsewhere your oneDNN package), then npm rebuild @simclr/backend-onednn"
+          : `npm install ${c.package}@${tf.version_core}`
       })
   })
 
 /**
  * Imports, registers and selects a backend, and registers the gradients of every op (tfjs-core alone
- * has none). `"auto"` tries `@tensorflow/tfjs-node-gpu`, `@tensorflow/tfjs-node`, then the wasm and the cpu
- * backend, and reports which it took and why the faster ones were skipped. Asking for one that is not
+ * has none). `"auto"` tries `@tensorflow/tfjs-node-gpu`, `@tensorflow/tfjs-node`, `@simclr/backend-onednn`
+ * (native CPU kernels, where its addon was built), then the wasm and the cpu backend, and reports which
+ * it took and why the faster ones were skipped. Asking for one that is not
  * installed fails with a `BackendUnavailableError` naming the install command.
  *
  * @category backends
@@ -165,6 +171,13 @@ export const selectBackend = (
           : threading.threaded
           ? `; threaded SIMD build, ${count}`
           : `; tfjs's stock build, ${count} (${threading.fallbackReason ?? "the threaded build did not start"})`
+        if (candidate.name === "onednn") {
+          const onednn = (yield* Effect.promise(() => importOptional(candidate.package))) as typeof import("@simclr/backend-onednn")
+          const status = onednn.onednnStatus()
+          const detail = status.available ? `; oneDNN ${status.version}, ${status.threads} thread${status.threads === 1 ? "" : "s"} (${status.runtime})` : ""
+          const how = choice === "auto" ? `auto: took ${candidate.package}${skipped.length > 0 ? `; skipped ${skipped.join("; ")}` : " (the fastest candidate)"}` : "requested"
+          return { name: candidate.name, package: candidate.package, reason: how + detail, ...(status.available ? { threads: status.threads } : {}) }
+        }
         const reason = (choice === "auto"
           ? `auto: took ${candidate.package}${skipped.length > 0 ? `; skipped ${skipped.join("; ")}` : " (the fastest candidate)"}`
           : `requested`) + threads + (candidate.name === "wasm" ? `; training kernels from @simclr/wasm-kernels${added.length > 0 ? ` (${added.join(", ")})` : ""}` : "")

@@ -26,9 +26,9 @@ import { buildSimclrModel, pretrain, type PretrainConfig, type StepMetrics } fro
 import { resolveData } from "./resolveData.ts"
 import { writeNpy } from "./writeNpy.ts"
 
-const backendFlag = Flag.Literals("backend", ["auto", "tensorflow", "wasm", "cpu"]).pipe(
+const backendFlag = Flag.Literals("backend", ["auto", "tensorflow", "onednn", "wasm", "cpu"]).pipe(
   Flag.withDefault("auto" as const),
-  Flag.withDescription("tfjs backend; auto takes @tensorflow/tfjs-node-gpu, then -node, then wasm, then cpu (default auto)")
+  Flag.withDescription("tfjs backend; auto takes @tensorflow/tfjs-node-gpu, then -node, then @simclr/backend-onednn (native CPU kernels, where oneDNN was found at install), then wasm, then cpu (default auto)")
 )
 
 const threadsFlag = Flag.Int("threads").pipe(

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Exit } from "effect"
 import { availableParallelism } from "node:os"
+import { onednnStatus } from "@simclr/backend-onednn"
 import { selectBackend } from "../src/index.ts"
 
 describe("selectBackend", () => {
@@ -18,11 +19,21 @@ describe("selectBackend", () => {
   it.effect("auto skips the native backends that are not installed and says so", () =>
     Effect.gen(function*() {
       const selected = yield* selectBackend("auto")
-      // tfjs-node(-gpu) cannot be installed on the development and CI machines; wasm is a dependency.
-      assert.strictEqual(selected.name, "wasm")
+      // tfjs-node(-gpu) cannot be installed on the development and CI machines; the oneDNN backend is
+      // taken where its addon was built (CI installs oneDNN), wasm otherwise.
       assert.match(selected.reason, /skipped @tensorflow\/tfjs-node-gpu \(not installed\); @tensorflow\/tfjs-node \(not installed\)/)
-      // wasm runs its threaded SIMD build with every core (at most 8), and says so; under
-      // SIMCLR_TEST_BACKEND=wasm the test setup started tfjs's own build first, and it says that.
+      const onednn = onednnStatus()
+      if (onednn.available) assert.strictEqual(selected.name, "onednn")
+      else assert.include(selected.reason, `@simclr/backend-onednn (${onednn.reason}`)
+      assert.strictEqual(selected.name, onednn.available ? "onednn" : "wasm")
+      yield* selectBackend("cpu")
+    }))
+
+  it.effect("wasm on request runs its threaded SIMD build with every core (at most 8) and says so", () =>
+    Effect.gen(function*() {
+      const selected = yield* selectBackend("wasm")
+      assert.strictEqual(selected.name, "wasm")
+      // Under SIMCLR_TEST_BACKEND=wasm the test setup started tfjs's own build first, and it says that.
       const cores = Math.min(8, availableParallelism())
       const preStarted = process.env["SIMCLR_TEST_BACKEND"] === "wasm"
       assert.strictEqual(selected.threads, preStarted ? 1 : cores)

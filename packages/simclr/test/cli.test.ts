@@ -115,7 +115,7 @@ describe("simclr CLI", () => {
     expect(missing.stderr).toMatch(/labelIds: 1 of 2 ids are not in synthetic \(40 images.*first: synthetic#99/)
     const bad = run(["pretrain", "--backend", "gpu"])
     expect(bad.status).not.toBe(0)
-    expect(bad.stdout + bad.stderr).toMatch(/--backend: "gpu"\. Expected: "auto" \| "tensorflow" \| "wasm" \| "cpu"/)
+    expect(bad.stdout + bad.stderr).toMatch(/--backend: "gpu"\. Expected: "auto" \| "tensorflow" \| "onednn" \| "wasm" \| "cpu"/)
     const threads = run(["pretrain", "--threads", "9", "--out", join(root, "never")])
     expect(threads.status).not.toBe(0)
     expect(threads.stderr).toMatch(/--threads: expected an integer from 1 to 8, got 9/)

@@ -1,7 +1,7 @@
 /**
  * One row of the benchmark suite (`suite.ts` runs each in its own process): prints one JSON line.
  *
- *   node dist/row.js --row=step-r18-32|step-r18x025-28|step-demo|ntxent|augment|data|profile --backend=wasm|cpu [--threads=N] [--runs=N]
+ *   node dist/row.js --row=step-r18-32|step-r18x025-28|step-demo|ntxent|augment|data|profile --backend=onednn|wasm|cpu [--threads=N] [--runs=N]
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { augmentPresets, simclrView, twoViews } from "@simclr/augment"
@@ -17,7 +17,7 @@ import { jpegFolder, runOne } from "./jpegs.ts"
 import type { RowResult } from "./suite.ts"
 
 const row = parseFlag("row", "")
-const backend = parseFlag("backend", "wasm") as "wasm" | "cpu"
+const backend = parseFlag("backend", "wasm") as "onednn" | "wasm" | "cpu"
 const threads = parseFlag("threads", "")
 const runsFlag = parseFlag("runs", "")
 

@@ -16,7 +16,7 @@ import { buildSimclrModel, lars, selectBackend, simclrStep, trainableWeights } f
 import { Effect } from "effect"
 import { categoryOf, parseFlag, peakRssMb, time } from "./harness.ts"
 
-const backend = parseFlag("backend", "wasm") as "wasm" | "cpu"
+const backend = parseFlag("backend", "wasm") as "onednn" | "wasm" | "cpu"
 const runs = Number(parseFlag("runs", "3"))
 const profile = parseFlag("profile", "true") === "true"
 const cases = parseFlag("cases", "tiny24,r18x025-28").split(",")

@@ -3,8 +3,8 @@
  * configurations PyTorch was measured on (issue 7), NT-Xent at N = 1024, one augmented view of a batch,
  * the data stream from JPEGs, and a per-kernel profile of one step (where the time goes).
  *
- *   npm run bench                                  everything, on wasm and cpu
- *   npm run bench -- --backends=wasm --only=step,profile [--threads=2] [--runs=3] [--cpu-steps]
+ *   npm run bench                                  everything, on onednn (where built), wasm and cpu
+ *   npm run bench -- --backends=onednn,wasm --only=step,profile [--threads=2] [--runs=3] [--cpu-steps]
  *
  * `--only` takes row names or the prefix `step` (every step row).
  *
@@ -16,6 +16,7 @@
 import { execFileSync } from "node:child_process"
 import { availableParallelism, cpus } from "node:os"
 import { fileURLToPath } from "node:url"
+import { onednnStatus } from "@simclr/backend-onednn"
 import { parseFlag } from "./harness.ts"
 
 /** What one row prints (as the last line of its process's stdout). */
@@ -49,7 +50,9 @@ const CPU_SKIPPED: Record<string, string> = {
   profile: "profiled on wasm only (the cpu backend's convolutions dominate everything)"
 }
 
-const backends = parseFlag("backends", "wasm,cpu").split(",").filter((b) => b !== "")
+// By default every backend that runs here: oneDNN where its addon was built, wasm, cpu.
+const onednn = onednnStatus()
+const backends = parseFlag("backends", onednn.available ? "onednn,wasm,cpu" : "wasm,cpu").split(",").filter((b) => b !== "")
 // A filter names rows, or a prefix of them ("step" = every step-… row).
 const filters = parseFlag("only", ROWS.join(",")).split(",").filter((r) => r !== "")
 const matches = (row: string, filter: string) => row === filter || row.startsWith(`${filter}-`)
@@ -57,20 +60,30 @@ const only = ROWS.filter((row) => filters.some((f) => matches(row, f)))
 const threads = parseFlag("threads", "")
 const runs = parseFlag("runs", "")
 const cpuSteps = process.argv.includes("--cpu-steps")
-for (const b of backends) if (b !== "wasm" && b !== "cpu") throw new Error(`--backends: expected wasm and/or cpu, got ${b}`)
+for (const b of backends) if (b !== "onednn" && b !== "wasm" && b !== "cpu") throw new Error(`--backends: expected onednn, wasm and/or cpu, got ${b}`)
+if (!onednn.available && backends.includes("onednn")) throw new Error(`--backends: onednn is not available here: ${onednn.reason}`)
 for (const f of filters) if (!ROWS.some((row) => matches(row, f))) throw new Error(`--only: unknown row ${f}; known: ${ROWS.join(", ")} (or the prefix "step")`)
+
+/**
+ * Every row runs with the flags the `simclr` command uses: V8's concurrent GC threads otherwise take
+ * cores from the kernels' threads (ResNet-18 ×0.25 step on oneDNN: 1.8 s → 1.0 s).
+ */
+const NODE_FLAGS = ["--single-threaded-gc", "--max-semi-space-size=64"]
 
 const rowScript = fileURLToPath(new URL("./row.js", import.meta.url))
 
 const runRow = (row: string, backend: string): RowResult | { readonly row: string; readonly error: string } => {
   const args = [rowScript, `--row=${row}`, `--backend=${backend}`, ...(threads === "" ? [] : [`--threads=${threads}`]), ...(runs === "" ? [] : [`--runs=${runs}`])]
   try {
-    const out = execFileSync(process.execPath, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 26 })
+    const out = execFileSync(process.execPath, [...NODE_FLAGS, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 26 })
     return JSON.parse(out.trim().split("\n").at(-1)!) as RowResult
   } catch (error) {
     return { row, error: error instanceof Error ? error.message.split("\n")[0]! : String(error) }
   }
 }
+
+/** Our time over PyTorch's: "1.3× slower" or "1.2× faster". */
+const ratio = (r: number): string => (r >= 1 ? `${r.toFixed(r < 2 ? 2 : 1)}× slower` : `${(1 / r).toFixed(2)}× faster`)
 
 const fmt = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms >= 100 ? 0 : 1)} ms`)
 
@@ -100,7 +113,7 @@ for (const backend of backends) {
     const torch = PYTORCH_MS[r.row]
     const threadNote = r.threads === undefined ? "" : ` (${r.threads} thread${r.threads === 1 ? "" : "s"})`
     console.log(
-      `| ${r.label}${threadNote} | ${r.batch} | ${fmt(r.msMedian)} (${fmt(r.msMin)}–${fmt(r.msMax)}, ${r.runs}) | ${r.perSecond.toFixed(1)} ${r.unit} | ${r.peakRssMb.toFixed(0)} MB | ${torch === undefined ? "" : fmt(torch)} | ${torch === undefined ? "" : `${(r.msMedian / torch).toFixed(1)}× slower`} |`
+      `| ${r.label}${threadNote} | ${r.batch} | ${fmt(r.msMedian)} (${fmt(r.msMin)}–${fmt(r.msMax)}, ${r.runs}) | ${r.perSecond.toFixed(1)} ${r.unit} | ${r.peakRssMb.toFixed(0)} MB | ${torch === undefined ? "" : fmt(torch)} | ${torch === undefined ? "" : ratio(r.msMedian / torch)} |`
     )
   }
   for (const r of results) if (r.note !== undefined) lines.push(`${r.row}: ${r.note}`)
