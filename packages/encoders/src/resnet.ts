@@ -134,17 +134,23 @@ class Builder {
     return tfl.initializers.truncatedNormal({ mean: 0, stddev: Math.sqrt(1 / fanIn) / 0.87962566103423978, seed: this.nextSeed() })
   }
 
-  /** A k×k convolution without bias, torch padding k // 2 on every side (explicit, then "valid"). */
+  /**
+   * A k×k convolution without bias, torch padding k // 2 on every side. At stride 1 (odd k) that is TF's
+   * "same"; at stride 2 TF's "same" pads less on the top/left of even sizes than torch, so the padding
+   * is explicit there, then "valid". (An explicit pad at stride 1 cost a full copy forward and a slice
+   * backward per convolution.)
+   */
   conv(x: tfl.SymbolicTensor, filters: number, kernel: number, stride: number, name: string): tfl.SymbolicTensor {
     const pad = Math.floor(kernel / 2)
-    const input = pad > 0 ? (tfl.layers.zeroPadding2d({ padding: [[pad, pad], [pad, pad]], name: `${name}.pad` }).apply(x) as tfl.SymbolicTensor) : x
+    const same = stride === 1 && kernel % 2 === 1
+    const input = pad > 0 && !same ? (tfl.layers.zeroPadding2d({ padding: [[pad, pad], [pad, pad]], name: `${name}.pad` }).apply(x) as tfl.SymbolicTensor) : x
     const channels = x.shape[3] as number
     return tfl.layers
       .conv2d({
         filters,
         kernelSize: kernel,
         strides: stride,
-        padding: "valid",
+        padding: same ? "same" : "valid",
         useBias: false,
         kernelInitializer: this.varianceScaling(kernel * kernel * channels),
         name
