@@ -9,6 +9,7 @@ import { ntXent, ntXentMetrics } from "@simclr/losses"
 import * as tf from "@tensorflow/tfjs-core"
 import type * as tfl from "@tensorflow/tfjs-layers"
 import { applyGradients } from "./internal/applyGradients.ts"
+import { variableGradsFreeing } from "./internal/variableGradsFreeing.ts"
 import type { Optimizer, OptimizerState } from "./optimizers.ts"
 
 /**
@@ -139,7 +140,7 @@ const fullBatch = (
     let zs: [tf.Tensor, tf.Tensor] | undefined
     let probeTerms: [tf.Tensor, tf.Tensor] | undefined
     let contrastiveLoss: tf.Tensor | undefined
-    const computed = tf.variableGrads(() => {
+    const computed = variableGradsFreeing(() => {
       const x = tf.concat([views[0], views[1]], 0)
       const outputs = model.apply(x, { training: true }) as Array<tf.Tensor>
       const z = outputs[outputs.length - 1]!
@@ -226,7 +227,7 @@ const chunked = (
   let probeTerms: [tf.Scalar, tf.Scalar] | undefined
   if (probe !== undefined && h !== undefined) {
     let correct: tf.Scalar | undefined
-    const computed = tf.variableGrads(() => {
+    const computed = variableGradsFreeing(() => {
       const terms = probeLossOf(h, probe.weights, probe.labels)
       labeled = terms.labeled
       correct = tf.keep(terms.correct) as tf.Scalar
@@ -239,7 +240,7 @@ const chunked = (
   const grads: tf.NamedTensorMap = {}
   for (const [c, start] of starts.entries()) {
     const size = sizeAt(start)
-    const { grads: chunkGrads, value: surrogate } = tf.variableGrads(() => {
+    const { grads: chunkGrads, value: surrogate } = variableGradsFreeing(() => {
       const outputs = model.apply(inputs[c]!, { training: true }) as Array<tf.Tensor>
       const z = outputs[outputs.length - 1]!
       const dz = tf.concat([tf.slice(dz1, [start, 0], [size, -1]), tf.slice(dz2, [start, 0], [size, -1])], 0)
