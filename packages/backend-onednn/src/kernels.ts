@@ -144,29 +144,37 @@ export const nativeKernels = (addon: Addon, backendName: string, cpuKernel: (nam
     if (preluActivationWeights !== undefined || (activation !== "linear" && activation !== "relu")) return undefined
     return conv(args, bias, activation === "relu")
   })
+  /**
+   * A convolution gradient: the forward geometry from the input and filter shapes, the two float32
+   * operands, and `run` writing the output of `outShape`.
+   */
+  const convGradient = (
+    args: Args,
+    operands: readonly [TensorInfo, TensorInfo],
+    xShape: ReadonlyArray<number>,
+    filterShape: ReadonlyArray<number>,
+    outShape: ReadonlyArray<number>,
+    run: (p: Float32Array, q: Float32Array, out: Float32Array, g: ReturnType<typeof geometry>) => void
+  ): TensorInfo | undefined => {
+    const b = be(args)
+    const p = f32(b, operands[0]), q = f32(b, operands[1])
+    const info = convInfo(xShape, filterShape, args.attrs as unknown as ConvAttrs)
+    if (p === undefined || q === undefined || info === undefined) return undefined
+    const out = floats(util.sizeFromShape(outShape as Array<number>))
+    run(p, q, out, geometry(info))
+    return b.makeTensorInfo(outShape, "float32", out)
+  }
   add("Conv2DBackpropInput", (args) => {
     const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo }
-    const a = args.attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] }
-    const b = be(args)
-    const dyv = f32(b, dy), wv = f32(b, filter)
-    const info = convInfo(a.inputShape, filter.shape, a)
-    if (dyv === undefined || wv === undefined || info === undefined) return undefined
-    const g = geometry(info)
-    const out = floats(util.sizeFromShape(a.inputShape))
-    addon.conv2dBackwardData(dyv, dy.shape, wv, filter.shape, out, a.inputShape, g.strides, g.dilations, g.pads)
-    return b.makeTensorInfo(a.inputShape, "float32", out)
+    const { inputShape } = args.attrs as { inputShape: [number, number, number, number] }
+    return convGradient(args, [dy, filter], inputShape, filter.shape, inputShape, (dyv, wv, out, g) =>
+      addon.conv2dBackwardData(dyv, dy.shape, wv, filter.shape, out, inputShape, g.strides, g.dilations, g.pads))
   })
   add("Conv2DBackpropFilter", (args) => {
     const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo }
-    const a = args.attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] }
-    const b = be(args)
-    const xv = f32(b, x), dyv = f32(b, dy)
-    const info = convInfo(x.shape, a.filterShape, a)
-    if (xv === undefined || dyv === undefined || info === undefined) return undefined
-    const g = geometry(info)
-    const out = floats(util.sizeFromShape(a.filterShape))
-    addon.conv2dBackwardFilter(xv, x.shape, dyv, dy.shape, out, a.filterShape, g.strides, g.dilations, g.pads)
-    return b.makeTensorInfo(a.filterShape, "float32", out)
+    const { filterShape } = args.attrs as { filterShape: [number, number, number, number] }
+    return convGradient(args, [x, dy], x.shape, filterShape, filterShape, (xv, dyv, out, g) =>
+      addon.conv2dBackwardFilter(xv, x.shape, dyv, dy.shape, out, filterShape, g.strides, g.dilations, g.pads))
   })
 
   // ---- matmul ----
