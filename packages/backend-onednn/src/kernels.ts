@@ -116,6 +116,26 @@ const UNARY_CLIP = 14
 const REDUCE: Record<string, number> = { Sum: 0, Mean: 1, Max: 2, Min: 3 }
 
 /**
+ * A convolution gradient: the forward geometry from the input and filter shapes, the two float32
+ * operands, and `run` writing the output of `outShape`.
+ */
+const convGradient = (
+  args: Args,
+  operands: readonly [TensorInfo, TensorInfo],
+  xShape: ReadonlyArray<number>,
+  filterShape: ReadonlyArray<number>,
+  outShape: ReadonlyArray<number>,
+  run: (p: Float32Array, q: Float32Array, out: Float32Array, g: ReturnType<typeof geometry>) => void
+): TensorInfo | undefined => {
+  const b = be(args)
+  const p = f32(b, operands[0]), q = f32(b, operands[1])
+  const info = convInfo(xShape, filterShape, args.attrs as unknown as ConvAttrs)
+  if (p === undefined || q === undefined || info === undefined) return undefined
+  const out = floats(util.sizeFromShape(outShape as Array<number>))
+  run(p, q, out, geometry(info))
+  return b.makeTensorInfo(outShape, "float32", out)
+}
+/**
  * The native kernel configs for a backend named `backendName`, each falling back to `cpuKernel(name)`.
  * @internal
  */
@@ -144,26 +164,6 @@ export const nativeKernels = (addon: Addon, backendName: string, cpuKernel: (nam
     if (preluActivationWeights !== undefined || (activation !== "linear" && activation !== "relu")) return undefined
     return conv(args, bias, activation === "relu")
   })
-  /**
-   * A convolution gradient: the forward geometry from the input and filter shapes, the two float32
-   * operands, and `run` writing the output of `outShape`.
-   */
-  const convGradient = (
-    args: Args,
-    operands: readonly [TensorInfo, TensorInfo],
-    xShape: ReadonlyArray<number>,
-    filterShape: ReadonlyArray<number>,
-    outShape: ReadonlyArray<number>,
-    run: (p: Float32Array, q: Float32Array, out: Float32Array, g: ReturnType<typeof geometry>) => void
-  ): TensorInfo | undefined => {
-    const b = be(args)
-    const p = f32(b, operands[0]), q = f32(b, operands[1])
-    const info = convInfo(xShape, filterShape, args.attrs as unknown as ConvAttrs)
-    if (p === undefined || q === undefined || info === undefined) return undefined
-    const out = floats(util.sizeFromShape(outShape as Array<number>))
-    run(p, q, out, geometry(info))
-    return b.makeTensorInfo(outShape, "float32", out)
-  }
   add("Conv2DBackpropInput", (args) => {
     const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo }
     const { inputShape } = args.attrs as { inputShape: [number, number, number, number] }
