@@ -3,6 +3,8 @@
  * bit (same kernels, same order), fewer live bytes at the backward pass's peak, nothing leaked.
  */
 import { resnet } from "@simclr/encoders"
+// Compared on the cpu backend whichever backend the suite runs on (tfjs-core's own gradients are the reference).
+import "@tensorflow/tfjs-backend-cpu"
 import * as tf from "@tensorflow/tfjs-core"
 import { describe, expect, it } from "vitest"
 import { variableGradsFreeing } from "../src/internal/variableGradsFreeing.ts"
