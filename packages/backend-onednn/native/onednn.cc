@@ -325,7 +325,8 @@ inline float binaryArith(float a, float b) {
   if constexpr (OP == MAX) return (std::isnan(a) || std::isnan(b)) ? NAN : (a > b ? a : b);
   if constexpr (OP == MIN) return (std::isnan(a) || std::isnan(b)) ? NAN : (a < b ? a : b);
   if constexpr (OP == SQDIFF) return (a - b) * (a - b);
-  if constexpr (OP == POW) return std::pow(a, b);
+  // x² (LARS's and every norm's squares) as a multiply: std::pow is ~10× slower, and equal for it.
+  if constexpr (OP == POW) return b == 2.f ? a * a : std::pow(a, b);
   return 0;
 }
 
@@ -487,6 +488,16 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// out[r, c] = x[r, c]·mul[c] + add[c] over an [rows, C] array: batch norm once its per-channel
+// factors are known.
+void channelAffine(const float* x, float* out, int64_t rows, int64_t C, const std::vector<float>& mul, const std::vector<float>& add) {
+  const float* pm = mul.data();
+  const float* pa = add.data();
+#pragma omp parallel for schedule(static) if (rows * C >= kParallelMin)
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < C; c++) out[r * C + c] = x[r * C + c] * pm[c] + pa[c];
+}
+
 // ---- batch norm (the FusedBatchNorm kernel: normalise with given moments) ------------------------------
 // batchNorm(x, out, channels, mean, variance, offset|null, scale|null, eps): every parameter has 1 or
 // `channels` (the last dimension) values.
@@ -508,12 +519,7 @@ Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
     mul[j] = s / std::sqrt(v + eps);
     add[j] = o - m * mul[j];
   }
-  int64_t rows = n / c;
-  const float* pm = mul.data();
-  const float* pa = add.data();
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t j = 0; j < c; j++) out[r * c + j] = x[r * c + j] * pm[j] + pa[j];
+  channelAffine(x, out, n / c, c, mul, add);
   return info.Env().Undefined();
 }
 
@@ -574,11 +580,7 @@ Napi::Value BnTrain(const Napi::CallbackInfo& info) {
     mul[c] = g / std::sqrt(var[c] + eps);
     add[c] = b - mean[c] * mul[c];
   }
-  const float* pm = mul.data();
-  const float* pa = add.data();
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t c = 0; c < C; c++) y[r * C + c] = x[r * C + c] * pm[c] + pa[c];
+  channelAffine(x, y, rows, C, mul, add);
   return info.Env().Undefined();
 }
 
@@ -746,17 +748,16 @@ Napi::Value Gather(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// select(condition Uint8Array, a, b, out, rowSize): out[i] = cond[i / rowSize] ? a[i] : b[i] (rowSize 1:
-// element-wise; rowSize > 1: one condition per row of a rank-1 condition against a higher-rank a).
+// select(condition Uint8Array, a, b, out): out[i] = cond[i] ? a[i] : b[i] (4-byte elements; tf.where
+// broadcasts the condition to the operands' shape first).
 Napi::Value Select(const Napi::CallbackInfo& info) {
   auto cond = static_cast<const uint8_t*>(bytes(info[0]));
   auto a = static_cast<const uint32_t*>(bytes(info[1]));
   auto b = static_cast<const uint32_t*>(bytes(info[2]));
   auto out = static_cast<uint32_t*>(bytes(info[3]));
-  int64_t row = num(info[4]);
   int64_t n = info[1].As<Napi::TypedArray>().ElementLength();
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
-  for (int64_t i = 0; i < n; i++) out[i] = cond[i / row] ? a[i] : b[i];
+  for (int64_t i = 0; i < n; i++) out[i] = cond[i] ? a[i] : b[i];
   return info.Env().Undefined();
 }
 
@@ -772,13 +773,6 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   omp_set_num_threads((int)num(info[0]));
-  return info.Env().Undefined();
-}
-
-Napi::Value ClearCache(const Napi::CallbackInfo& info) {
-  convCache.clear();
-  matmulCache.clear();
-  poolCache.clear();
   return info.Env().Undefined();
 }
 
@@ -799,7 +793,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #endif
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
-  exports.Set("clearCache", Napi::Function::New(env, ClearCache));
   exports.Set("conv2d", Napi::Function::New(env, Conv2d));
   exports.Set("conv2dBackwardData", Napi::Function::New(env, Conv2dBackwardData));
   exports.Set("conv2dBackwardFilter", Napi::Function::New(env, Conv2dBackwardFilter));

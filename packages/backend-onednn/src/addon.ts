@@ -11,7 +11,6 @@ type Dims = ReadonlyArray<number>
 export interface Addon {
   info(): { version: string; threads: number; cpuRuntime: string }
   setThreads(threads: number): void
-  clearCache(): void
   conv2d(x: F32, xShape: Dims, w: F32, wShape: Dims, y: F32, yShape: Dims, strides: Dims, dilations: Dims, pads: Dims, bias: F32 | null, relu: boolean): void
   conv2dBackwardData(dy: F32, dyShape: Dims, w: F32, wShape: Dims, dx: F32, xShape: Dims, strides: Dims, dilations: Dims, pads: Dims): void
   conv2dBackwardFilter(x: F32, xShape: Dims, dy: F32, dyShape: Dims, dw: F32, wShape: Dims, strides: Dims, dilations: Dims, pads: Dims): void
@@ -26,7 +25,7 @@ export interface Addon {
   bnTrainGrad(dy: F32, x: F32, channels: number, scale: F32 | null, mean: F32, variance: F32, epsilon: number, dx: F32, dscale: F32, doffset: F32): void
   reduce(op: number, x: F32, dims: Dims, out: F32): void
   gather(x: Float32Array | Int32Array, dims: Dims, indices: Int32Array, out: Float32Array | Int32Array): void
-  select(condition: Uint8Array, a: Float32Array | Int32Array, b: Float32Array | Int32Array, out: Float32Array | Int32Array, rowSize: number): void
+  select(condition: Uint8Array, a: Float32Array | Int32Array, b: Float32Array | Int32Array, out: Float32Array | Int32Array): void
   copy(src: Float32Array | Int32Array, srcOffset: number, srcStrides: Dims, dst: Float32Array | Int32Array, dstOffset: number, dstStrides: Dims, shape: Dims): void
 }
 

@@ -84,6 +84,8 @@ export interface RegisteredOnednn {
   readonly version: string
   /** Threads the native kernels run on. */
   readonly threads: number
+  /** oneDNN's threading runtime (`"OpenMP"` for Debian's build). */
+  readonly runtime: string
   /** The kernels that run natively (the rest are the cpu backend's). */
   readonly kernels: ReadonlyArray<string>
 }
@@ -126,7 +128,7 @@ export const registerOnednnBackend = (options: RegisterOnednnOptions = {}): Regi
     registerKernel(config)
   }
   const info = addon.info()
-  const result: RegisteredOnednn = { name, version: info.version, threads: info.threads, kernels: natives.map((k) => k.kernelName) }
+  const result: RegisteredOnednn = { name, version: info.version, threads: info.threads, runtime: info.cpuRuntime, kernels: natives.map((k) => k.kernelName) }
   registered.set(name, result)
   return result
 }

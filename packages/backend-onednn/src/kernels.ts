@@ -36,15 +36,12 @@ const uninitialized = (size: number): ArrayBuffer | undefined => {
   const b = Buffer.allocUnsafe(size * 4)
   return b.byteOffset === 0 && b.buffer.byteLength === size * 4 ? (b.buffer as ArrayBuffer) : undefined
 }
-const floats = (size: number): Float32Array => {
-  const b = uninitialized(size)
-  return b === undefined ? new Float32Array(size) : new Float32Array(b)
-}
 const alloc = (dtype: "float32" | "int32", size: number): Float32Array | Int32Array => {
   const b = uninitialized(size)
   if (dtype === "float32") return b === undefined ? new Float32Array(size) : new Float32Array(b)
   return b === undefined ? new Int32Array(size) : new Int32Array(b)
 }
+const floats = (size: number): Float32Array => alloc("float32", size) as Float32Array
 const stridesOf = (shape: ReadonlyArray<number>): Array<number> => {
   const s = Array.from(shape, () => 0)
   let acc = 1
@@ -116,6 +113,16 @@ const UNARY_CLIP = 14
 const REDUCE: Record<string, number> = { Sum: 0, Mean: 1, Max: 2, Min: 3 }
 
 /**
+ * Whether a fused kernel (FusedConv2D, _FusedMatMul) applies ReLU after its bias, or undefined when its
+ * activation (prelu, leaky relu, elu, …) is left to the cpu kernel.
+ */
+const fusedRelu = (args: Args): boolean | undefined => {
+  const activation = (args.attrs as { activation?: string }).activation ?? "linear"
+  if ((args.inputs as { preluActivationWeights?: TensorInfo }).preluActivationWeights !== undefined) return undefined
+  return activation === "relu" ? true : activation === "linear" ? false : undefined
+}
+
+/**
  * A convolution gradient: the forward geometry from the input and filter shapes, the two float32
  * operands, and `run` writing the output of `outShape`.
  */
@@ -159,10 +166,8 @@ export const nativeKernels = (addon: Addon, backendName: string, cpuKernel: (nam
   }
   add("Conv2D", (args) => conv(args, undefined, false))
   add("FusedConv2D", (args) => {
-    const { bias, preluActivationWeights } = args.inputs as { bias?: TensorInfo; preluActivationWeights?: TensorInfo }
-    const activation = (args.attrs as { activation?: string }).activation ?? "linear"
-    if (preluActivationWeights !== undefined || (activation !== "linear" && activation !== "relu")) return undefined
-    return conv(args, bias, activation === "relu")
+    const relu = fusedRelu(args)
+    return relu === undefined ? undefined : conv(args, (args.inputs as { bias?: TensorInfo }).bias, relu)
   })
   add("Conv2DBackpropInput", (args) => {
     const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo }
@@ -205,10 +210,8 @@ export const nativeKernels = (addon: Addon, backendName: string, cpuKernel: (nam
   }
   add("BatchMatMul", (args) => matmul(args, undefined, false))
   add("_FusedMatMul", (args) => {
-    const { bias, preluActivationWeights } = args.inputs as { bias?: TensorInfo; preluActivationWeights?: TensorInfo }
-    const activation = (args.attrs as { activation?: string }).activation ?? "linear"
-    if (preluActivationWeights !== undefined || (activation !== "linear" && activation !== "relu")) return undefined
-    return matmul(args, bias, activation === "relu")
+    const relu = fusedRelu(args)
+    return relu === undefined ? undefined : matmul(args, (args.inputs as { bias?: TensorInfo }).bias, relu)
   })
 
   // ---- pooling ----
@@ -265,11 +268,6 @@ export const nativeKernels = (addon: Addon, backendName: string, cpuKernel: (nam
       const pad = (s: ReadonlyArray<number>) => [...Array.from({ length: rank - s.length }, () => 1), ...s]
       const compare = op >= 8
       const out = compare ? new Uint8Array(size) : floats(size)
-      // x², as LARS's and every norm's squares are written: a multiply instead of std::pow (10× faster).
-      if (name === "Pow" && bv.length === 1 && bv[0] === 2 && av.length === size) {
-        addon.unary(UNARY.Square!, av, out as Float32Array, 0, 0)
-        return b.makeTensorInfo(outShape, "float32", out)
-      }
       addon.binary(op, av, pad(a.shape), bv, pad(bt.shape), out, outShape)
       return b.makeTensorInfo(outShape, compare ? "bool" : "float32", out)
     })
@@ -303,7 +301,7 @@ export const nativeKernels = (addon: Addon, backendName: string, cpuKernel: (nam
     // tf.where broadcasts the condition to the operands' shape before the kernel.
     if (!util.arraysEqual(condition.shape, t.shape) || !util.arraysEqual(e.shape, t.shape)) return undefined
     const out = alloc(t.dtype as "float32" | "int32", tv.length)
-    addon.select(cv, tv, ev, out, 1)
+    addon.select(cv, tv, ev, out)
     return b.makeTensorInfo(t.shape, t.dtype as "float32" | "int32", out)
   })
   add("GatherV2", (args) => {

@@ -94,6 +94,8 @@ const CANDIDATES: ReadonlyArray<Candidate> = [
   { name: "cpu", package: "@tensorflow/tfjs-backend-cpu" }
 ]
 
+const threadCount = (n: number): string => `${n} thread${n === 1 ? "" : "s"}`
+
 /** Dynamic import by a computed specifier, so bundlers and vitest leave the optional peers alone. */
 const importOptional = (specifier: string): Promise<unknown> => import(/* @vite-ignore */ specifier)
 
@@ -106,17 +108,26 @@ const isInstalled = (specifier: string): boolean => {
   }
 }
 
-const tryCandidate = (c: Candidate, options: SelectBackendOptions): Effect.Effect<void, BackendUnavailableError> =>
+/** What the oneDNN backend reports once registered: its version, thread count and threading runtime. */
+interface OnednnDetail {
+  readonly version: string
+  readonly threads: number
+  readonly runtime: string
+}
+
+/** Imports, registers and selects one candidate; for the oneDNN backend, returns what it reports. */
+const tryCandidate = (c: Candidate, options: SelectBackendOptions): Effect.Effect<OnednnDetail | undefined, BackendUnavailableError> =>
   Effect.tryPromise({
     try: async () => {
       if (!isInstalled(c.package)) throw new Error("not installed")
       const loaded = await importOptional(c.package)
       // The oneDNN addon is optional (built at install time when oneDNN is there): its reason is the error.
-      if (c.name === "onednn") (loaded as typeof import("@simclr/backend-onednn")).registerOnednnBackend()
+      const onednn = c.name === "onednn" ? (loaded as typeof import("@simclr/backend-onednn")).registerOnednnBackend() : undefined
       // tfjs runs wasm single-threaded in Node: start its threaded SIMD build instead (once per process).
       if (c.name === "wasm" && tf.findBackend("wasm") === null) registerThreadedWasmBackend(options.wasmThreads === undefined ? {} : { threads: options.wasmThreads })
       if (!(await tf.setBackend(c.name))) throw new Error(`tf.setBackend("${c.name}") returned false`)
       await tf.ready()
+      return onednn
     },
     catch: (error) =>
       new BackendUnavailableError({
@@ -159,29 +170,23 @@ export const selectBackend = (
     for (const candidate of candidates) {
       const result = yield* Effect.result(tryCandidate(candidate, options))
       if (result._tag === "Success") {
-        // Stock wasm cannot train convolutions (no Conv2DBackpropFilter): add the missing kernels.
-        const added = candidate.name === "wasm" ? registerWasmTrainingKernels() : []
-        // Undefined when the wasm backend was started before selectBackend (e.g. by the application).
-        const threading = candidate.name === "wasm"
-          ? wasmThreading() ?? { threaded: false, threads: getThreadsCount(), fallbackReason: "wasm was started before selectBackend, with tfjs's own build" }
-          : undefined
-        const count = threading === undefined ? "" : `${threading.threads} thread${threading.threads === 1 ? "" : "s"}`
-        const threads = threading === undefined
-          ? ""
-          : threading.threaded
-          ? `; threaded SIMD build, ${count}`
-          : `; tfjs's stock build, ${count} (${threading.fallbackReason ?? "the threaded build did not start"})`
-        if (candidate.name === "onednn") {
-          const onednn = (yield* Effect.promise(() => importOptional(candidate.package))) as typeof import("@simclr/backend-onednn")
-          const status = onednn.onednnStatus()
-          const detail = status.available ? `; oneDNN ${status.version}, ${status.threads} thread${status.threads === 1 ? "" : "s"} (${status.runtime})` : ""
-          const how = choice === "auto" ? `auto: took ${candidate.package}${skipped.length > 0 ? `; skipped ${skipped.join("; ")}` : " (the fastest candidate)"}` : "requested"
-          return { name: candidate.name, package: candidate.package, reason: how + detail, ...(status.available ? { threads: status.threads } : {}) }
-        }
-        const reason = (choice === "auto"
+        const how = choice === "auto"
           ? `auto: took ${candidate.package}${skipped.length > 0 ? `; skipped ${skipped.join("; ")}` : " (the fastest candidate)"}`
-          : `requested`) + threads + (candidate.name === "wasm" ? `; training kernels from @simclr/wasm-kernels${added.length > 0 ? ` (${added.join(", ")})` : ""}` : "")
-        return { name: candidate.name, package: candidate.package, reason, ...(threading === undefined ? {} : { threads: threading.threads }) }
+          : "requested"
+        const onednn = result.success
+        if (onednn !== undefined) {
+          return { name: candidate.name, package: candidate.package, reason: `${how}; oneDNN ${onednn.version}, ${threadCount(onednn.threads)} (${onednn.runtime})`, threads: onednn.threads }
+        }
+        if (candidate.name !== "wasm") return { name: candidate.name, package: candidate.package, reason: how }
+        // Stock wasm cannot train convolutions (no Conv2DBackpropFilter): add the missing kernels.
+        const added = registerWasmTrainingKernels()
+        // Undefined when the wasm backend was started before selectBackend (e.g. by the application).
+        const threading = wasmThreading() ?? { threaded: false, threads: getThreadsCount(), fallbackReason: "wasm was started before selectBackend, with tfjs's own build" }
+        const build = threading.threaded
+          ? `threaded SIMD build, ${threadCount(threading.threads)}`
+          : `tfjs's stock build, ${threadCount(threading.threads)} (${threading.fallbackReason ?? "the threaded build did not start"})`
+        const kernels = `training kernels from @simclr/wasm-kernels${added.length > 0 ? ` (${added.join(", ")})` : ""}`
+        return { name: candidate.name, package: candidate.package, reason: `${how}; ${build}; ${kernels}`, threads: threading.threads }
       }
       last = result.failure
       skipped.push(`${candidate.package} (${result.failure.reason.slice(candidate.package.length + 2)})`)
