@@ -34,7 +34,7 @@ export const augmentPresets = {
   }),
   torchvision: (size: number | readonly [number, number] = 224): ViewConfig => ({
     size: square(size),
-    crop: { sampler: "torchvision", method: "bilinear" },
+    crop: { sampler: "torchvision", method: "bilinear", style: "torchvision" },
     flip: 0.5,
     color: { strength: 1, style: "torchvision", brightness: "multiplicative" },
     blur: { p: 0.5, sigma: [0.1, 2], padding: "reflect", sigmaPer: "image" }

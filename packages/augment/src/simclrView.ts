@@ -98,7 +98,7 @@ export interface ViewConfig {
 const STREAM = { crop: 1, flip: 2, color: 3, blur: 4 } as const
 
 /** @internal the validated configuration */
-interface Resolved {
+export interface Resolved {
   readonly size: [number, number]
   readonly crop: "center" | false | (ReturnType<typeof resolveSampler> & { method: Interpolation; style: ResampleStyle })
   readonly flip: number
@@ -109,10 +109,11 @@ interface Resolved {
 
 const probability = (name: string, value: unknown, fallback: number) => numberIn(name, value, fallback, [0, 1])
 
-const resolve = (config: unknown): Resolved => {
+/** @internal */
+export const resolveViewConfig = (config: unknown): Resolved => {
   if (typeof config === "string") {
     const name = oneOf("config", config, PRESET_NAMES, "official")
-    return resolve(augmentPresets[name]())
+    return resolveViewConfig(augmentPresets[name]())
   }
   const c = knownKeys("config", config, ["size", "crop", "flip", "color", "blur", "validateRange"])
   if (c["size"] === undefined) throw new InvalidArgumentError("config.size", "is required: the output [height, width]")
@@ -193,48 +194,97 @@ const jitterOps = (color: Required<ColorConfig>) => {
   ] as const
 }
 
-const makeView = (images: tf.Tensor4D, r: Resolved, seed: number, view: number): tf.Tensor4D => {
-  const batch = images.shape[0]
+/**
+ * @internal Every random draw of one view as plain numbers, made in JavaScript before any tensor op (so
+ * the same seed gives the same parameters on every backend). `makeView` only applies it; the tests check
+ * the distributions here.
+ */
+export interface ViewPlan {
+  /** The crop box per image, when the view crops at random. */
+  readonly boxes: ReadonlyArray<Box> | undefined
+  /** Flip per image (empty when the flip probability is 0). */
+  readonly flip: ReadonlyArray<boolean>
+  /** Per image: jitter on, the order of [brightness, contrast, saturation, hue], their factors, grayscale on. */
+  readonly color:
+    | ReadonlyArray<{ readonly jitter: boolean; readonly order: ReadonlyArray<number>; readonly factors: ReadonlyArray<number>; readonly gray: boolean }>
+    | undefined
+  /** Per image: blur on and its σ; the kernel's taps. */
+  readonly blur: { readonly kernelSize: number; readonly images: ReadonlyArray<{ readonly on: boolean; readonly sigma: number }> } | undefined
+}
+
+/** @internal */
+export const drawViewPlan = (r: Resolved, [H, W]: readonly [number, number], batch: number, seed: number, view: number): ViewPlan => {
   const [outH, outW] = r.size
   const stream = (stage: number) => new Random(seed, view * 16 + stage)
+  const perImage = <A>(draw: () => A): Array<A> => Array.from({ length: batch }, draw)
+
+  let boxes: Array<Box> | undefined
+  if (r.crop !== "center" && r.crop !== false) {
+    const crop = r.crop
+    const random = stream(STREAM.crop)
+    // The official code scales the aspect-ratio range by the output's width / height.
+    const sampler = crop.sampler === "tf" ? { ...crop, ratio: [crop.ratio[0] * (outW / outH), crop.ratio[1] * (outW / outH)] as const } : crop
+    boxes = perImage(() => sampleCropBoxWith(H, W, sampler, random))
+  }
+
+  let flip: Array<boolean> = []
+  if (r.flip > 0) {
+    const random = stream(STREAM.flip)
+    flip = perImage(() => random.bernoulli(r.flip))
+  }
+
+  let color: ViewPlan["color"]
+  if (r.color !== false) {
+    const config = r.color
+    const random = stream(STREAM.color)
+    const ops = jitterOps(config)
+    color = perImage(() => {
+      const jitter = random.bernoulli(config.p)
+      const order = config.randomOrder ? random.permutation(4) : [0, 1, 2, 3]
+      const factors = ops.map((op) => (op === false ? 0 : op.draw(random)))
+      const gray = random.bernoulli(config.grayscaleP)
+      return { jitter, order, factors, gray }
+    })
+  }
+
+  let blur: ViewPlan["blur"]
+  if (r.blur !== false && r.blur.p > 0) {
+    const config = r.blur
+    const random = stream(STREAM.blur)
+    const shared = random.between(config.sigma[0], config.sigma[1])
+    blur = {
+      kernelSize: blurKernelSize(Math.min(outH, outW), config.kernelFraction),
+      images: perImage(() => ({
+        on: random.bernoulli(config.p),
+        sigma: config.sigmaPer === "batch" ? shared : random.between(config.sigma[0], config.sigma[1])
+      }))
+    }
+  }
+  return { boxes, flip, color, blur }
+}
+
+const makeView = (images: tf.Tensor4D, r: Resolved, plan: ViewPlan): tf.Tensor4D => {
   let x: tf.Tensor4D = images.shape[3] === 1 ? (tf.mul(images, tf.ones([1, 1, 1, 3])) as tf.Tensor4D) : images
   // Checked inputs are in [0, 1] already; unchecked ones are clipped before any op sees them.
   if (!r.validateRange) x = tf.clipByValue(x, 0, 1)
+  const whole: Box = [0, 0, x.shape[1], x.shape[2]]
 
   // 1. Crop and resize to the output size.
   if (r.crop === "center") {
-    x = Math.max(outH, outW) <= 32 ? resizedCrop(x, [0, 0, x.shape[1], x.shape[2]], r.size, { method: "bicubic" }) : centerCrop(x, r.size, { cropProportion: CROP_PROPORTION })
+    x = Math.max(...r.size) <= 32 ? resizedCrop(x, whole, r.size, { method: "bicubic" }) : centerCrop(x, r.size, { cropProportion: CROP_PROPORTION })
   } else if (r.crop === false) {
-    x = resizedCrop(x, [0, 0, x.shape[1], x.shape[2]], r.size, { method: "bilinear" })
+    x = resizedCrop(x, whole, r.size, { method: "bilinear" })
   } else {
-    const crop = r.crop
-    const random = stream(STREAM.crop)
-    const [H, W] = [x.shape[1], x.shape[2]]
-    // The official code scales the aspect-ratio range by the output's width / height.
-    const sampler = crop.sampler === "tf" ? { ...crop, ratio: [crop.ratio[0] * (outW / outH), crop.ratio[1] * (outW / outH)] as const } : crop
-    const boxes: Array<Box> = Array.from({ length: batch }, () => sampleCropBoxWith(H, W, sampler, random))
-    x = resizedCrop(x, boxes, r.size, { method: crop.method, style: crop.style })
+    x = resizedCrop(x, plan.boxes!, r.size, { method: r.crop.method, style: r.crop.style })
   }
 
   // 2. Horizontal flip.
-  if (r.flip > 0) {
-    const random = stream(STREAM.flip)
-    const mask = Array.from({ length: batch }, () => random.bernoulli(r.flip))
-    if (mask.some(Boolean)) x = flipLeftRight(x, mask)
-  }
+  if (plan.flip.some(Boolean)) x = flipLeftRight(x, plan.flip)
 
   // 3. Colour: jitter (p), random order per image, then grayscale (grayscaleP).
-  if (r.color !== false) {
-    const color = r.color
-    const random = stream(STREAM.color)
-    const ops = jitterOps(color)
-    const plans = Array.from({ length: batch }, () => {
-      const jitter = random.bernoulli(color.p)
-      const order = color.randomOrder ? random.permutation(4) : [0, 1, 2, 3]
-      const factors = ops.map((op) => (op === false ? 0 : op.draw(random)))
-      const gray = random.bernoulli(color.grayscaleP)
-      return { jitter, order, factors, gray }
-    })
+  if (r.color !== false && plan.color !== undefined) {
+    const plans = plan.color
+    const ops = jitterOps(r.color)
     for (let position = 0; position < 4; position++) {
       ops.forEach((op, opIndex) => {
         if (op === false) return
@@ -247,21 +297,11 @@ const makeView = (images: tf.Tensor4D, r: Resolved, seed: number, view: number):
   }
 
   // 4. Gaussian blur (p per image; σ per image or per batch).
-  if (r.blur !== false && r.blur.p > 0) {
-    const blur = r.blur
-    const random = stream(STREAM.blur)
-    const shared = random.between(blur.sigma[0], blur.sigma[1])
-    const plans = Array.from({ length: batch }, () => ({
-      on: random.bernoulli(blur.p),
-      sigma: blur.sigmaPer === "batch" ? shared : random.between(blur.sigma[0], blur.sigma[1])
-    }))
-    const kernelSize = blurKernelSize(Math.min(outH, outW), blur.kernelFraction)
+  if (r.blur !== false && plan.blur !== undefined && plan.blur.kernelSize > 1) {
+    const { kernelSize, images: plans } = plan.blur
+    const padding = r.blur.padding
     const members = plans.flatMap((p, b) => (p.on ? [b] : []))
-    if (kernelSize > 1) {
-      x = applyToSubset(x, members, (subset, rows) =>
-        gaussianBlur(subset, { kernelSize, sigma: rows.map((b) => plans[b]!.sigma), padding: blur.padding })
-      )
-    }
+    x = applyToSubset(x, members, (subset, rows) => gaussianBlur(subset, { kernelSize, sigma: rows.map((b) => plans[b]!.sigma), padding }))
   }
   return tf.clipByValue(x, 0, 1)
 }
@@ -269,7 +309,7 @@ const makeView = (images: tf.Tensor4D, r: Resolved, seed: number, view: number):
 const prepare = (images: unknown, config: unknown, seed: unknown): Resolved => {
   assertImages("images", images, [1, 3])
   seedOf("seed", seed)
-  const resolved = resolve(config)
+  const resolved = resolveViewConfig(config)
   if (resolved.validateRange) {
     const [min, max] = tf.tidy(() => [tf.min(images), tf.max(images)]).map((t) => {
       const v = t.dataSync()[0]!
@@ -305,7 +345,8 @@ const prepare = (images: unknown, config: unknown, seed: unknown): Resolved => {
  */
 export const simclrView = (images: tf.Tensor, config: ViewConfig | PresetName, seed: number): tf.Tensor4D => {
   const resolved = prepare(images, config, seed)
-  return tf.tidy(() => makeView(images as tf.Tensor4D, resolved, seed, 0))
+  const x = images as tf.Tensor4D
+  return tf.tidy(() => makeView(x, resolved, drawViewPlan(resolved, [x.shape[1], x.shape[2]], x.shape[0], seed, 0)))
 }
 
 /**
@@ -322,5 +363,7 @@ export const simclrView = (images: tf.Tensor, config: ViewConfig | PresetName, s
  */
 export const twoViews = (images: tf.Tensor, config: ViewConfig | PresetName, seed: number): [tf.Tensor4D, tf.Tensor4D] => {
   const resolved = prepare(images, config, seed)
-  return tf.tidy(() => [makeView(images as tf.Tensor4D, resolved, seed, 1), makeView(images as tf.Tensor4D, resolved, seed, 2)])
+  const x = images as tf.Tensor4D
+  const plan = (view: number) => drawViewPlan(resolved, [x.shape[1], x.shape[2]], x.shape[0], seed, view)
+  return tf.tidy(() => [makeView(x, resolved, plan(1)), makeView(x, resolved, plan(2))])
 }

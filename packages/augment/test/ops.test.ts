@@ -161,4 +161,52 @@ describe("op errors name the argument", () => {
     expect(() => flipLeftRight(ok, [true])).toThrow(InvalidArgumentError)
     tf.dispose([ok, gray, rank2])
   })
+
+  it("RGB-only ops refuse 4 channels by name; brightness, TF-style contrast and the geometry ops take any C", () => {
+    const rgba = randomUniform([2, 4, 4, 4], 9) as tf.Tensor4D
+    for (const op of [
+      () => adjustHue(rgba, 0.1),
+      () => adjustSaturation(rgba, 0.5),
+      () => adjustSaturation(rgba, 0.5, { style: "torchvision" }),
+      () => adjustContrast(rgba, 0.5, { style: "torchvision" }),
+      () => rgbToGrayscale(rgba)
+    ]) {
+      expect(op).toThrow(/^images: expected 3 channels \(RGB\), got 4 .*alpha/)
+    }
+    const outs = [
+      adjustBrightness(rgba, 0.5),
+      adjustContrast(rgba, 0.5),
+      flipLeftRight(rgba),
+      gaussianBlur(rgba, { kernelSize: 3, sigma: 1 }),
+      resizedCrop(rgba, [0, 0, 4, 4], [2, 2])
+    ]
+    for (const out of outs) expect(out.shape[3]).toBe(4)
+    tf.dispose([rgba, outs])
+  })
+})
+
+describe("values outside [0, 1] (documented: the ops do not check the range)", () => {
+  useLeakCheck()
+
+  it("colour ops clip their output to [0, 1]; flip, blur and bilinear resizing are linear and keep the scale; bicubic clips", () => {
+    const unit = randomUniform([2, 6, 6, 3], 10) as tf.Tensor4D
+    const bytes = tf.mul(unit, 255) as tf.Tensor4D
+    for (const out of [adjustBrightness(bytes, 1.2), adjustContrast(bytes, 0.5), adjustSaturation(bytes, 0.5), adjustHue(bytes, 0.2)]) {
+      expect(tf.tidy(() => [tf.min(out).dataSync()[0]!, tf.max(out).dataSync()[0]!])).toEqual([expect.any(Number), 1])
+      expect(tf.tidy(() => tf.min(out).dataSync()[0]!)).toBeGreaterThanOrEqual(0)
+      out.dispose()
+    }
+    const linear = (f: (x: tf.Tensor4D) => tf.Tensor4D) => {
+      const [scaled, plain] = [f(bytes), f(unit)]
+      const expected = tf.mul(plain, 255)
+      expect(scaled).toBeAllclose(expected, { rtol: 1e-6, atol: 1e-4 })
+      tf.dispose([scaled, plain, expected])
+    }
+    linear((x) => flipLeftRight(x))
+    linear((x) => gaussianBlur(x, { kernelSize: 3, sigma: 1, padding: "zero" }))
+    linear((x) => resizedCrop(x, [1, 1, 4, 5], [7, 3], { method: "bilinear" }))
+    const bicubic = resizedCrop(bytes, [0, 0, 6, 6], [9, 9], { method: "bicubic" })
+    expect(tf.tidy(() => tf.max(bicubic).dataSync()[0]!)).toBe(1)
+    tf.dispose([unit, bytes, bicubic])
+  })
 })
