@@ -1,7 +1,7 @@
 // SimCLR's loss on your own TF.js model: a small MLP learns, from unlabeled pairs of views alone, to
 // keep what the two views of an item share and to ignore what the "augmentation" changes.
 //
-//   node examples/ntxent.mjs [--steps=300] [--seed=1]
+//   node packages/losses/examples/ntxent.mjs [--steps=300] [--seed=1]
 //
 // Data: an item is an 8-d signal; a view of it is the signal plus a little noise, next to 24 nuisance
 // features drawn anew for every view (as colour jitter is), all mixed by a fixed random 32 × 32 matrix.

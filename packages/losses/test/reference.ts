@@ -113,3 +113,55 @@ export const finiteDifference = (f: (m: Matrix) => number, at: Matrix, h = 1e-6)
       return (f(plus) - f(minus)) / (2 * h)
     })
   )
+
+/**
+ * NT-Xent (normalize, mean over 2N) at large N in float64 typed arrays, with the analytic gradient of
+ * chosen rows: for unit rows u, P_ab = exp(s_ab/τ − lse_a),
+ * ∂L/∂u_k = (Σ_{b≠k} P_kb u_b + Σ_{a≠k} P_ak u_a − 2·u_pos(k)) / (2Nτ), then ∂L/∂z_k = (g − u_k(u_k·g)) / ‖z_k‖.
+ */
+export const ntXentLargeRef = (z1: Float32Array, z2: Float32Array, n: number, d: number, temperature: number) => {
+  const rows = 2 * n
+  const u = new Float64Array(rows * d)
+  const norms = new Float64Array(rows)
+  for (let a = 0; a < rows; a++) {
+    const src = a < n ? z1 : z2
+    const off = (a % n) * d
+    let ss = 0
+    for (let c = 0; c < d; c++) ss += src[off + c]! * src[off + c]!
+    norms[a] = Math.sqrt(Math.max(ss, 1e-12))
+    for (let c = 0; c < d; c++) u[a * d + c] = src[off + c]! / norms[a]!
+  }
+  const similarity = (a: number, b: number) => {
+    let s = 0
+    for (let c = 0; c < d; c++) s += u[a * d + c]! * u[b * d + c]!
+    return s
+  }
+  const positive = (a: number) => (a + n) % rows
+  const lse = new Float64Array(rows)
+  const row = new Float64Array(rows)
+  let total = 0
+  for (let a = 0; a < rows; a++) {
+    let max = -Infinity
+    for (let b = 0; b < rows; b++) {
+      row[b] = b === a ? -Infinity : similarity(a, b) / temperature
+      if (row[b]! > max) max = row[b]!
+    }
+    let sum = 0
+    for (let b = 0; b < rows; b++) sum += Math.exp(row[b]! - max)
+    lse[a] = max + Math.log(sum)
+    total += lse[a]! - row[positive(a)]!
+  }
+  const gradRow = (k: number): Float64Array => {
+    const g = new Float64Array(d)
+    for (let b = 0; b < rows; b++) {
+      if (b === k) continue
+      const s = similarity(k, b) / temperature
+      const weight = Math.exp(s - lse[k]!) + Math.exp(s - lse[b]!) - (b === positive(k) ? 2 : 0)
+      for (let c = 0; c < d; c++) g[c] = g[c]! + (weight * u[b * d + c]!) / (rows * temperature)
+    }
+    let along = 0
+    for (let c = 0; c < d; c++) along += g[c]! * u[k * d + c]!
+    return g.map((v, c) => (v - along * u[k * d + c]!) / norms[k]!)
+  }
+  return { loss: total / rows, gradRow }
+}
