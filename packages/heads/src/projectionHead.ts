@@ -1,6 +1,7 @@
 import * as tfl from "@tensorflow/tfjs-layers"
+import { SimclrBatchNormalization } from "./layers.ts"
 import { InvalidArgumentError } from "./SimclrError.ts"
-import { describe, knownKeys, numberIn, oneOf } from "./internal/validate.ts"
+import { booleanOption, describe, knownKeys, numberIn, oneOf } from "./internal/validate.ts"
 
 /**
  * @since 0.1.0
@@ -25,7 +26,8 @@ export interface ProjectionHeadConfig {
   readonly outputDim?: number
   /**
    * Whether the last layer's batch norm has a β (bias). Default false: the official head's last BN
-   * has γ only; lightly's `SimCLRProjectionHead` has both.
+   * has γ only (a {@link SimclrBatchNormalization} with `center: false`, no β weight); lightly's
+   * `SimCLRProjectionHead` has both (tfjs-layers' own `BatchNormalization`).
    */
   readonly lastBatchNormCenter?: boolean
   /** BN moving-average decay. Default 0.9. */
@@ -42,9 +44,11 @@ const KEYS = ["inputDim", "mode", "numLayers", "hiddenDim", "outputDim", "lastBa
 /**
  * The SimCLR projection head g(·) as a `tf.LayersModel` from h [B, inputDim] to the list
  * `[h, layer 1 output, …, z]` (`numLayers + 1` tensors; `[h, z]` when linear and when none, with z = h), so a
- * fine-tuning representation can be taken from any layer (`ftProjSelector`). Official structure
+ * fine-tuning representation can be taken from any layer: output k is the official `ft_proj_selector`
+ * k (0 = h), which `simclrModel`'s `ftProjSelector` option selects. Official structure
  * (google-research/simclr `ProjectionHead`): every layer is a dense layer without bias (initialised
- * N(0, 0.01²)) followed by batch norm; ReLU between layers; the last batch norm has no β.
+ * N(0, 0.01²)) followed by batch norm (momentum 0.9, ε 1e-5); ReLU between layers; the last batch norm
+ * has no β (`lastBatchNormCenter`).
  *
  * @example
  * ```ts
@@ -66,7 +70,7 @@ export const projectionHead = (config: ProjectionHeadConfig): tfl.LayersModel =>
   const momentum = numberIn("config.batchNormMomentum", c["batchNormMomentum"], 0.9, [0, 1])
   const epsilon = numberIn("config.batchNormEpsilon", c["batchNormEpsilon"], 1e-5, [0, 1], { openMin: true })
   const seed = numberIn("config.seed", c["seed"], 0, [0, Number.MAX_SAFE_INTEGER], { integer: true })
-  const lastCenter = c["lastBatchNormCenter"] === true
+  const lastCenter = booleanOption("config.lastBatchNormCenter", c["lastBatchNormCenter"], false)
   const name = typeof c["name"] === "string" ? c["name"] : "projection_head"
 
   const input = tfl.input({ shape: [inputDim], name: `${name}.h` })
@@ -83,14 +87,11 @@ export const projectionHead = (config: ProjectionHeadConfig): tfl.LayersModel =>
         name: `${name}.${j}.dense`
       })
       .apply(x) as tfl.SymbolicTensor
-    const bn = tfl.layers.batchNormalization({ momentum, epsilon, name: `${name}.${j}.bn` })
+    // The official head's last BN has no β (center=False): a layer with no β weight at all, which
+    // tfjs-layers' own BatchNormalization cannot train (see SimclrBatchNormalization).
+    const bnArgs = { momentum, epsilon, name: `${name}.${j}.bn` }
+    const bn = last && !lastCenter ? new SimclrBatchNormalization({ ...bnArgs, center: false }) : tfl.layers.batchNormalization(bnArgs)
     x = bn.apply(x) as tfl.SymbolicTensor
-    if (last && !lastCenter) {
-      // The official head's last BN has no β (center=False). tfjs-layers 4.22 cannot run a BN layer
-      // built with center: false in training mode (it reads the missing β), so β exists here but is
-      // frozen at its initial 0: the same function and the same trainable parameters.
-      for (const w of bn.weights) if (w.originalName.endsWith("/beta")) w.trainable = false
-    }
     if (!last) x = tfl.layers.reLU({ name: `${name}.${j}.relu` }).apply(x) as tfl.SymbolicTensor
     outputs.push(x)
   }
