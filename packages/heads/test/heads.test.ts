@@ -352,19 +352,65 @@ describe("SimclrBatchNormalization", () => {
   })
 })
 
-describe("supervisedHead and simclrModel", () => {
+describe("supervisedHead", () => {
   useLeakCheck()
 
-  it("supervisedHead: dense with bias, N(0, 0.01²) or zeros", () => {
+  it("with inputDim: a model, dense with bias, N(0, 0.01²) or zeros", () => {
     const head = supervisedHead(10, { inputDim: 32, seed: 1 })
     const zero = supervisedHead(10, { inputDim: 32, zeroInit: true })
+    expect(head).toBeInstanceOf(tfl.LayersModel)
     expect(count(head)).toBe(32 * 10 + 10)
+    expect(weightNames(head.weights)).toEqual(["head_supervised.dense/kernel", "head_supervised.dense/bias"])
     expect(Array.from(zero.getWeights()[0]!.dataSync()).every((v) => v === 0)).toBe(true)
     expect(Array.from(head.getWeights()[0]!.dataSync()).some((v) => v !== 0)).toBe(true)
-    expect(() => supervisedHead(0, { inputDim: 4 })).toThrow(/^numClasses: must be an integer in \[1, 16777216\], got 0/)
+    expect(Array.from(head.getWeights()[1]!.dataSync()).every((v) => v === 0)).toBe(true)
     head.dispose()
     zero.dispose()
   })
+
+  it("supervisedHead(numClasses, { zeroInit }) as the issue calls it: a dense layer whose input width comes from its input", () => {
+    const classifier = supervisedHead(3, { zeroInit: true })
+    expect(classifier).not.toBeInstanceOf(tfl.LayersModel)
+    expect(classifier.getClassName()).toBe("Dense")
+    expect(classifier.name).toBe("head_supervised.dense")
+    const ft = randomNormal([4, 7], 12)
+    const logits = classifier.apply(ft) as tf.Tensor
+    expect(weightNames(classifier.weights)).toEqual(["head_supervised.dense/kernel", "head_supervised.dense/bias"])
+    expect(classifier.weights.map((w) => w.shape)).toEqual([[7, 3], [3]])
+    expect(Array.from(logits.dataSync())).toEqual(Array.from({ length: 12 }, () => 0))
+    tf.dispose([ft, logits])
+    classifier.dispose()
+  })
+
+  it("the layer form computes ft·W + b (as by hand) and has the model form's initial kernel for the same seed", () => {
+    const layer = supervisedHead(3, { seed: 4 })
+    const model = supervisedHead(3, { inputDim: 5, seed: 4 })
+    const input = tfl.input({ shape: [5] })
+    // Applied in a functional model: built from the symbolic input's width.
+    const functional = tfl.model({ inputs: input, outputs: layer.apply(input) as tfl.SymbolicTensor })
+    expect(Array.from(layer.getWeights()[0]!.dataSync())).toEqual(Array.from(model.getWeights()[0]!.dataSync()))
+    const bias = tf.tensor1d([0.5, -1, 2])
+    layer.setWeights([layer.getWeights()[0]!, bias])
+    const ft = randomNormal([4, 5], 13)
+    const logits = functional.predict(ft) as tf.Tensor
+    const expected = matmul(matrix(ft), matrix(layer.getWeights()[0]!)).map((row) => row.map((v, j) => v + [0.5, -1, 2][j]!))
+    expect(logits).toBeAllclose(expected, { rtol: 1e-5, atol: 1e-7 })
+    tf.dispose([bias, ft, logits])
+    functional.dispose()
+    model.dispose()
+  })
+
+  it("names bad arguments", () => {
+    expect(() => supervisedHead(0, { inputDim: 4 })).toThrow(/^numClasses: must be an integer in \[1, 16777216\], got 0/)
+    expect(() => supervisedHead(undefined as never)).toThrow(/^numClasses: is required/)
+    expect(() => supervisedHead(3, { inputDim: 0 })).toThrow(/^options\.inputDim: must be an integer in \[1, 1048576\], got 0/)
+    expect(() => supervisedHead(3, { zeroInit: 1 as never })).toThrow(/^options\.zeroInit: must be true or false, got 1/)
+    expect(() => supervisedHead(3, { classes: 3 } as never)).toThrow(/^options\.classes: unknown option/)
+  })
+})
+
+describe("simclrModel", () => {
+  useLeakCheck()
 
   it("simclrModel returns h, the selected head layer and z, sharing the parts' weights", () => {
     const input = tfl.input({ shape: [6] })
