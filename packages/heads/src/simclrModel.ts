@@ -3,9 +3,12 @@ import { InvalidArgumentError } from "./SimclrError.ts"
 
 /**
  * Encoder f and projection head g as one model: images → `[h, ft, z]` where h = f(x), z = g(h) and ft is
- * the output of head layer `ftProjSelector` (0 = h; SimCLR v2 fine-tunes from layer 1 of its 3-layer
- * head; −1 = the last layer, z). The encoder and head keep their own layers (and weights), shared with
- * this model.
+ * the output of head layer `ftProjSelector` (the official `ft_proj_selector`): 0 = h (the default),
+ * k = the output of head layer k (SimCLR v2 fine-tunes from layer 1 of its 3-layer head), negative
+ * values count from the end (−1 = z, −(layers + 1) = h). The encoder and head keep their own layers and
+ * weights, shared with this model; `model.apply(x, { training: true })` runs every batch norm of both on
+ * batch statistics. Save it with `model.save` (any tfjs IO handler); reloading needs this package
+ * imported (the head's last batch norm is a `SimclrBatchNormalization`).
  *
  * @example
  * ```ts

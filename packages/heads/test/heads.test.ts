@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import * as tfl from "@tensorflow/tfjs-layers"
 import { allclose, randomNormal, useLeakCheck } from "@simclr/test-utils"
 import { describe, expect, it } from "vitest"
-import { headPresets, InvalidArgumentError, projectionHead, type ProjectionHeadConfig, SimclrBatchNormalization, simclrModel, supervisedHead } from "../src/index.ts"
+import { headPresets, InvalidArgumentError, projectionHead, type ProjectionHeadConfig, SimclrBatchNormalization, supervisedHead } from "../src/index.ts"
 import {
   batchNormParams,
   columnMoments,
@@ -406,31 +406,5 @@ describe("supervisedHead", () => {
     expect(() => supervisedHead(3, { inputDim: 0 })).toThrow(/^options\.inputDim: must be an integer in \[1, 1048576\], got 0/)
     expect(() => supervisedHead(3, { zeroInit: 1 as never })).toThrow(/^options\.zeroInit: must be true or false, got 1/)
     expect(() => supervisedHead(3, { classes: 3 } as never)).toThrow(/^options\.classes: unknown option/)
-  })
-})
-
-describe("simclrModel", () => {
-  useLeakCheck()
-
-  it("simclrModel returns h, the selected head layer and z, sharing the parts' weights", () => {
-    const input = tfl.input({ shape: [6] })
-    const encoder = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 8, name: "enc" }).apply(input) as tfl.SymbolicTensor })
-    const head = projectionHead({ inputDim: 8, numLayers: 3, outputDim: 4 })
-    const model = simclrModel(encoder, head, { ftProjSelector: 1 })
-    const x = randomNormal([3, 6], 2)
-    const [h, ft, z] = model.predict(x) as Array<tf.Tensor>
-    const features = encoder.predict(x) as tf.Tensor
-    const direct = head.predict(features) as Array<tf.Tensor>
-    expect(h!.shape).toEqual([3, 8])
-    expect(ft!).toBeAllclose(direct[1]!, { rtol: 1e-6 })
-    expect(z!).toBeAllclose(direct[3]!, { rtol: 1e-6 })
-    expect(model.trainableWeights.length).toBe(encoder.trainableWeights.length + head.trainableWeights.length)
-    expect(() => simclrModel(encoder, head, { ftProjSelector: 4 })).toThrow(/^options\.ftProjSelector: must be an integer from -4 to 3 for a head with 3 layer\(s\), got 4/)
-    const last = simclrModel(encoder, head, { ftProjSelector: -1 })
-    expect(last.outputs[1]!.shape).toEqual([null, 4])
-    tf.dispose([x, h, ft, z, features, direct])
-    // tfjs-layers' Container.dispose does not free variables of models nested in other models (the
-    // nested container is only released once), so free the shared variables directly.
-    for (const w of [...encoder.weights, ...head.weights]) w.dispose()
   })
 })
