@@ -89,10 +89,43 @@ export const saveModel = async (model: tfl.LayersModel, dir: string): Promise<{ 
   return written
 }
 
+/** Bytes per stored value, as tfjs's `decodeWeights` reads them. */
+const VALUE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8 }
+const QUANTIZED_BYTES: Record<string, number> = { uint8: 1, uint16: 2, float16: 2 }
+
 /**
- * Loads a model saved by {@link saveModel} (or any TF.js layers-format folder) with Node's fs; the
- * encoders' custom layers are registered. Corrupt or missing files get an `InvalidArgumentError` naming
- * the file.
+ * The bytes one manifest entry occupies in the shards, or an error naming the weight when tfjs cannot
+ * decode it (string weights, which no layers model has, and quantizations other than uint8, uint16 and
+ * float16).
+ */
+const weightBytes = (spec: tf.io.WeightsManifestEntry, jsonPath: string): number => {
+  const count = spec.shape.reduce((a, b) => a * b, 1)
+  const fail = (message: string): never => {
+    throw new InvalidArgumentError("dir", `${jsonPath}: weight "${spec.name}" ${message}`)
+  }
+  const q = spec.quantization
+  if (q !== undefined) {
+    const bytes = typeof q.dtype === "string" && Object.hasOwn(QUANTIZED_BYTES, q.dtype) ? QUANTIZED_BYTES[q.dtype] : undefined
+    if (bytes === undefined) return fail(`has quantization ${JSON.stringify(q)}; tfjs dequantizes only uint8, uint16 and float16`)
+    if (q.dtype === "float16" && spec.dtype !== "float32") return fail(`is ${spec.dtype} quantized as float16; tfjs dequantizes float16 only to float32`)
+    if (q.dtype !== "float16" && !(typeof q.scale === "number" && typeof q.min === "number")) return fail(`has quantization ${JSON.stringify(q)} without the numbers scale and min`)
+    if (spec.dtype !== "float32" && spec.dtype !== "int32") return fail(`is ${spec.dtype} quantized as ${q.dtype}; tfjs dequantizes only to float32 or int32`)
+    return count * bytes!
+  }
+  const bytes = Object.hasOwn(VALUE_BYTES, spec.dtype) ? VALUE_BYTES[spec.dtype] : undefined
+  if (bytes === undefined) return fail(`has dtype ${JSON.stringify(spec.dtype)}; a layers model stores float32, int32 or bool weights`)
+  return count * bytes!
+}
+
+/**
+ * Loads a model saved by {@link saveModel}, or any TF.js layers-format folder (`model.json` and the
+ * binary shards its `weightsManifest` names, as `tfjs.converters.save_keras_model` or
+ * `tensorflowjs_converter` write them), with Node's fs; the encoders' custom layers are registered.
+ * Weights may be float32, int32 or bool, or quantized as the converter's `--quantize_uint8`,
+ * `--quantize_uint16` and `--quantize_float16` write them; tfjs dequantizes them on load
+ * (`q · scale + min`, or float16 → float32). Missing or corrupt files, shards whose size differs from
+ * what the manifest describes, and weights tfjs cannot decode (string weights, another quantization)
+ * get an `InvalidArgumentError` naming the file or the weight.
  *
  * @since 0.1.0
  * @category resource management
@@ -122,7 +155,8 @@ export const loadModel = async (dir: string): Promise<tfl.LayersModel> => {
       }
     }
   }
-  const expected = manifest.flatMap((g) => g.weights).reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1) * (w.dtype === "float32" || w.dtype === "int32" || w.dtype === undefined ? 4 : 1), 0)
+  const specs = manifest.flatMap((g) => g.weights)
+  const expected = specs.reduce((total, spec) => total + weightBytes(spec, jsonPath), 0)
   const actual = buffers.reduce((n, b) => n + b.byteLength, 0)
   if (actual !== expected) {
     throw new InvalidArgumentError("dir", `weight shards in ${dir} hold ${actual} bytes but model.json describes ${expected}`)
@@ -130,7 +164,7 @@ export const loadModel = async (dir: string): Promise<tfl.LayersModel> => {
   return tfl.loadLayersModel(
     tf.io.fromMemory({
       modelTopology: modelJson.modelTopology,
-      weightSpecs: manifest.flatMap((g) => g.weights),
+      weightSpecs: specs,
       weightData: buffers,
       format: modelJson.format,
       generatedBy: modelJson.generatedBy,
