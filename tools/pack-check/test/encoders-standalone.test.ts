@@ -26,8 +26,13 @@ console.log(JSON.stringify(Array.from(h.dataSync())))
 `)
       const features = JSON.parse(out.trim().split("\n").at(-1)!) as Array<number>
       const ref = c.features_f64.flat()
+      // Two images of 4·8 = 32 features each: an empty or short output must fail, not pass vacuously.
+      expect(ref.length).toBe(2 * 8 * c.base)
+      expect(features.length).toBe(ref.length)
       const scale = Math.max(...ref.map(Math.abs))
-      features.forEach((v, i) => expect(Math.abs(v - ref[i]!)).toBeLessThan(1e-4 * scale))
+      expect(scale).toBeGreaterThan(0)
+      const worst = Math.max(...features.map((v, i) => Math.abs(v - ref[i]!)))
+      expect(worst).toBeLessThan(1e-4 * scale)
     })
   },
   layersPeers
