@@ -378,7 +378,7 @@ const exportCommand = Command.make(
       const saved = yield* Effect.promise(() => saveModel(flags.withHead ? loaded.model : loaded.encoder, flags.out)).pipe(
         Effect.ensuring(Effect.sync(() => loaded.model.dispose()))
       )
-      yield* Effect.log(`exported the ${flags.withHead ? "encoder + head" : "encoder"} of step ${loaded.step} to ${flags.out} (${saved.files.length} files, ${(saved.bytes / 1e6).toFixed(2)} MB): tf.loadLayersModel("…/model.json") in a browser or Node`)
+      yield* Effect.log(`exported the ${flags.withHead ? "encoder + head" : "encoder"} of step ${loaded.step} to ${flags.out} (${saved.files.length} files, ${(saved.bytes / 1e6).toFixed(2)} MB): tf.loadLayersModel("…/model.json") in a browser or Node, after import "@simclr/encoders"${flags.withHead ? ' and "@simclr/heads"' : ""} (their layer registrations)`)
     })
 ).pipe(Command.withDescription("Save the trained encoder (or encoder + head) in the TF.js layers format for the browser"))
 
