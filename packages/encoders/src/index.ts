@@ -1,6 +1,9 @@
 /**
  * ResNet encoders for SimCLR as TensorFlow.js layers models. Pure functions; `@tensorflow/tfjs-core` and
- * `@tensorflow/tfjs-layers` are peer dependencies. Importing the package registers its custom layers.
+ * `@tensorflow/tfjs-layers` are peer dependencies. Importing the package registers its custom layers
+ * (`SimclrSkStreamSum`, `SimclrSkMix`) and its {@link BatchNormalization} under the stock class name
+ * `"BatchNormalization"`, so every layers model deserialised in the process afterwards gets it: the
+ * same function and config, with fused training kernels where the backend registers them.
  *
  * @since 0.1.0
  */

@@ -67,6 +67,8 @@ export class SkMix extends tfl.layers.Layer {
 
 tf.serialization.registerClass(SkStreamSum)
 tf.serialization.registerClass(SkMix)
-// Saved models (class name "BatchNormalization") reload as the layer with the fused training path; it
-// computes exactly what the stock layer does and falls back to it on backends without the kernels.
+// Registered under the stock class name "BatchNormalization", replacing tfjs-layers' entry for the whole
+// process: every model deserialised afterwards (not only encoders) gets the layer with the fused training
+// path. It computes exactly what the stock layer does, with the same config and weights, and runs the
+// stock code on backends without the kernels.
 tf.serialization.registerClass(BatchNormalization)

@@ -240,8 +240,13 @@ class Builder {
 /**
  * A ResNet encoder as a `tf.LayersModel`: NHWC images → the globally average-pooled features h
  * (2048·w for ResNet-50+, 512·w for 18/34). Official SimCLR structure (torchvision v1.5 blocks: stride on
- * the 3×3 conv) with torch's symmetric padding made explicit, so torchvision weights give torchvision's
- * outputs; layer names follow torchvision (`conv1`, `bn1`, `layer1.0.conv1`, `layer2.0.downsample.0`, …).
+ * the 3×3 conv) with torch's symmetric padding k // 2: TF's "same" at stride 1 (identical there), an
+ * explicit `ZeroPadding2D` then "valid" at stride 2 (where TF's "same" would pad less on the top/left of
+ * even sizes) and before the max-pool. So torchvision weights give torchvision's outputs; layer names
+ * follow torchvision (`conv1`, `bn1`, `layer1.0.conv1`, `layer2.0.downsample.0`, …). With `skRatio`, the
+ * ResNet-D shortcut average-pools as the official code does: 2×2 "same" at stride 1 (padding not
+ * counted), and at stride 2 one zero row and column appended then 2×2 "valid" (on odd sizes the last
+ * windows average over the padded zeros).
  *
  * @example
  * ```ts
