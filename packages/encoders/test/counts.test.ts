@@ -8,9 +8,13 @@
  * Building is what costs: the initialisers draw ~800M truncated normals for ResNet-152 3× + SK (about
  * 45 s and 3.2 GB on the cpu backend); the whole file takes about two and a half minutes.
  */
+import * as tf from "@tensorflow/tfjs-core"
 import type * as tfl from "@tensorflow/tfjs-layers"
 import { useLeakCheck } from "@simclr/test-utils"
-import { describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+// Counts do not depend on the backend, and the largest model's 3.2 GB of weights would not fit in the
+// wasm backend's 4 GiB heap beside the rest: this file builds on cpu under any suite backend.
+import "@tensorflow/tfjs-backend-cpu"
 import { resnet, type ResNetConfig } from "../src/index.ts"
 import { countParameters } from "./reference.ts"
 
@@ -24,6 +28,15 @@ const countsOf = (config: ResNetConfig): { trainable: number; all: number } => {
     m.dispose()
   }
 }
+
+let suiteBackend = "cpu"
+beforeAll(async () => {
+  suiteBackend = tf.getBackend()
+  await tf.setBackend("cpu")
+})
+afterAll(async () => {
+  await tf.setBackend(suiteBackend)
+})
 
 const millions = (n: number): number => Math.round(n / 1e6)
 
