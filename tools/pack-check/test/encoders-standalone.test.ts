@@ -51,6 +51,44 @@ console.log(JSON.stringify(outputs.map((t) => t.shape)))
 `)
       expect(JSON.parse(out.trim().split("\n").at(-1)!)).toEqual([[2, 16], [2, 16], [2, 16], [2, 128]])
     })
+
+    it("a saved v1 head reloads in a fresh process (the last BN without β is a registered layer) with the same weights and outputs", () => {
+      const prelude = `import * as tf from "@tensorflow/tfjs-core"
+import * as tfl from "@tensorflow/tfjs-layers"
+import "@tensorflow/tfjs-backend-cpu"
+import { readFileSync, writeFileSync } from "node:fs"
+import { projectionHead, headPresets } from "@simclr/heads"
+await tf.setBackend("cpu")
+const x = tf.tensor2d(Array.from({ length: 48 }, (_v, i) => Math.sin(i)), [3, 16])
+const report = (model) => JSON.stringify({
+  trainable: model.trainableWeights.map((w) => w.originalName),
+  z: Array.from(model.predict(x).at(-1).dataSync())
+})
+`
+      const saved = installed().runScript(`${prelude}
+const head = projectionHead(headPresets.v1(16))
+head.apply(x, { training: true }) // moves the BN statistics away from their initial values
+await head.save(tf.io.withSaveHandler(async (a) => {
+  writeFileSync("head.json", JSON.stringify({ modelTopology: a.modelTopology, weightSpecs: a.weightSpecs }))
+  writeFileSync("head.bin", Buffer.from(a.weightData))
+  return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } }
+}))
+console.log(report(head))
+`)
+      const loaded = installed().runScript(`${prelude}
+const { modelTopology, weightSpecs } = JSON.parse(readFileSync("head.json", "utf8"))
+const bytes = readFileSync("head.bin")
+const head = await tfl.loadLayersModel(tf.io.fromMemory({ modelTopology, weightSpecs, weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) }))
+console.log(report(head))
+`)
+      const [before, after] = [saved, loaded].map((o) => JSON.parse(o.trim().split("\n").at(-1)!) as { trainable: Array<string>; z: Array<number> })
+      // v1: 2 dense kernels, the first BN's γ and β, the last BN's γ only.
+      expect(before!.trainable.filter((n) => n.endsWith("/beta"))).toHaveLength(1)
+      expect(before!.trainable).toHaveLength(5)
+      expect(after!.trainable).toEqual(before!.trainable)
+      expect(before!.z).toHaveLength(3 * 128)
+      expect(after!.z).toEqual(before!.z)
+    })
   },
   layersPeers
 )
