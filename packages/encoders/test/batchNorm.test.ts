@@ -10,17 +10,9 @@ import * as tf from "@tensorflow/tfjs-core"
 import * as tfl from "@tensorflow/tfjs-layers"
 import { randomUniform, useLeakCheck } from "@simclr/test-utils"
 import { describe, expect, it } from "vitest"
-import { BatchNormalization, hasFusedBatchNorm, resnet, type ResNetConfig } from "../src/index.ts"
+import { BatchNormalization, hasFusedBatchNorm } from "../src/index.ts"
+import { withModel } from "./helpers.ts"
 import { batchNorm, moments, of, randomize, weightsOf, type Nd } from "./reference.ts"
-
-const withModel = <A>(config: ResNetConfig, fn: (m: tfl.LayersModel) => A): A => {
-  const m = resnet(config)
-  try {
-    return fn(m)
-  } finally {
-    m.dispose()
-  }
-}
 
 /** The named layers' outputs of one call of the model (training or inference), as float64 arrays. */
 const outputsOf = (m: tfl.LayersModel, x: tf.Tensor, layers: ReadonlyArray<string>, training: boolean): Array<Nd> => {

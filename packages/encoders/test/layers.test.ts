@@ -5,22 +5,12 @@
  * blocks, and gradients through a tiny SK + SE model.
  */
 import * as tf from "@tensorflow/tfjs-core"
-// The gradient test falls back to cpu where the suite's backend cannot differentiate a convolution.
-import "@tensorflow/tfjs-backend-cpu"
 import * as tfl from "@tensorflow/tfjs-layers"
-import { normalArray, randomNormal, randomUniform, useLeakCheck } from "@simclr/test-utils"
+import { onBackendWithKernel, normalArray, randomNormal, randomUniform, useLeakCheck } from "@simclr/test-utils"
 import { describe, expect, it } from "vitest"
-import { resnet, SkMix, SkStreamSum, type ResNetConfig } from "../src/index.ts"
+import { SkMix, SkStreamSum } from "../src/index.ts"
+import { withModel } from "./helpers.ts"
 import { avgPool2PadValid, avgPool2Same, bottleneck, countParameters, of, randomize, skMix, squeezeExcite, weightsOf, type Nd } from "./reference.ts"
-
-const withModel = <A>(config: ResNetConfig, fn: (m: tfl.LayersModel) => A): A => {
-  const m = resnet(config)
-  try {
-    return fn(m)
-  } finally {
-    m.dispose()
-  }
-}
 
 /** Runs the model in inference and returns the named layers' outputs as float64 arrays. */
 const outputsOf = (m: tfl.LayersModel, x: tf.Tensor, layers: ReadonlyArray<string>): Array<Nd> => {
@@ -228,13 +218,6 @@ describe("gradients through SK and SE", () => {
   useLeakCheck()
 
   it(`a training step of a tiny SK + SE ResNet-50 gives every trainable weight a finite, non-zero gradient, and frees everything${hasConvGradient ? "" : ` (on the cpu backend: ${tf.getBackend()} has no Conv2DBackpropFilter kernel)`}`, async () => {
-    const suiteBackend = tf.getBackend()
-    if (!hasConvGradient) await tf.setBackend("cpu")
-    try {
-      expect(tf.getBackend()).toBe(hasConvGradient ? suiteBackend : "cpu")
-      gradientStep()
-    } finally {
-      await tf.setBackend(suiteBackend)
-    }
+    expect(await onBackendWithKernel("Conv2DBackpropFilter", gradientStep)).toBe(hasConvGradient ? tf.getBackend() : "cpu")
   })
 })

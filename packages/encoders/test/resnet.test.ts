@@ -1,17 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core"
-import type * as tfl from "@tensorflow/tfjs-layers"
 import { randomUniform, useLeakCheck } from "@simclr/test-utils"
 import { describe, expect, it } from "vitest"
-import { InvalidArgumentError, resnet, type ResNetConfig } from "../src/index.ts"
-
-const withModel = <A>(config: ResNetConfig, fn: (m: tfl.LayersModel) => A): A => {
-  const m = resnet(config)
-  try {
-    return fn(m)
-  } finally {
-    m.dispose()
-  }
-}
+import { InvalidArgumentError, resnet } from "../src/index.ts"
+import { withModel } from "./helpers.ts"
 
 const kernel = (seed: number): Array<number> =>
   withModel({ depth: 50, baseWidth: 16, seed }, (m) => Array.from(m.getLayer("layer3.0.conv2").getWeights()[0]!.dataSync()))

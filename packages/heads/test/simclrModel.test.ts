@@ -1,8 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core"
 import * as tfl from "@tensorflow/tfjs-layers"
-// The gradient step falls back to cpu where the suite backend cannot differentiate a convolution.
-import "@tensorflow/tfjs-backend-cpu"
-import { randomNormal, useLeakCheck } from "@simclr/test-utils"
+import { onBackendWithKernel, randomNormal, useLeakCheck } from "@simclr/test-utils"
 import { describe, expect, it } from "vitest"
 import { projectionHead, simclrModel } from "../src/index.ts"
 import { disposeAll, headForward, headParams, matrix, randomiseBatchNorms, randomiseDense, roundTrip, savedLayers, weightNames } from "./reference.ts"
@@ -135,14 +133,7 @@ describe("simclrModel", () => {
   })
 
   it(`takes a gradient step through encoder and head: every trainable weight gets a gradient, the loss drops by lr·‖g‖²${hasConvGradient ? "" : ` (on the cpu backend: ${tf.getBackend()} has no Conv2DBackpropFilter kernel; @simclr/wasm-kernels adds it to wasm)`}`, async () => {
-    const suiteBackend = tf.getBackend()
-    if (!hasConvGradient) await tf.setBackend("cpu")
-    try {
-      expect(tf.getBackend()).toBe(hasConvGradient ? suiteBackend : "cpu")
-      gradientStep()
-    } finally {
-      await tf.setBackend(suiteBackend)
-    }
+    expect(await onBackendWithKernel("Conv2DBackpropFilter", gradientStep)).toBe(hasConvGradient ? tf.getBackend() : "cpu")
   })
 
 

@@ -46,3 +46,25 @@ export const useTestBackend = async (name: TestBackend = requestedTestBackend())
   await tf.ready()
   return name
 }
+
+/**
+ * Runs `fn` on the suite's backend when that backend registers `kernel`, else on the cpu backend (for a
+ * check that needs a kernel the suite's backend lacks, e.g. tfjs' own wasm has no
+ * `Conv2DBackpropFilter`), and switches back afterwards. Returns the backend `fn` ran on, so the test can
+ * say so. Tensors `fn` keeps must be made inside it.
+ */
+export const onBackendWithKernel = async (kernel: string, fn: () => void | Promise<void>): Promise<string> => {
+  const suite = tf.getBackend()
+  if (tf.getKernel(kernel, suite) !== undefined) {
+    await fn()
+    return suite
+  }
+  await importBackend("cpu")
+  await tf.setBackend("cpu")
+  try {
+    await fn()
+  } finally {
+    await tf.setBackend(suite)
+  }
+  return "cpu"
+}

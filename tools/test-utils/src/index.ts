@@ -1,5 +1,5 @@
 export { allclose, expectAllclose, type AllcloseOptions, type AllcloseResult, type Numeric } from "./allclose.ts"
-export { requestedTestBackend, TEST_BACKENDS, useTestBackend, type TestBackend } from "./backend.ts"
+export { onBackendWithKernel, requestedTestBackend, TEST_BACKENDS, useTestBackend, type TestBackend } from "./backend.ts"
 export { expectNoLeaks, useLeakCheck } from "./leaks.ts"
 export { toBeAllclose } from "./matchers.ts"
 export { asVariable, normalArray, randomNormal, randomUniform, seededRandom, type SeededRandom, uniformArray } from "./random.ts"

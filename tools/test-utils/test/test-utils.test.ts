@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { describe, expect, it } from "vitest"
-import { allclose, asVariable, expectNoLeaks, normalArray, randomNormal, requestedTestBackend, seededRandom } from "../src/index.ts"
+import { allclose, asVariable, expectNoLeaks, normalArray, onBackendWithKernel, randomNormal, requestedTestBackend, seededRandom } from "../src/index.ts"
 
 describe("allclose", () => {
   it("passes within atol + rtol·|expected| and fails just outside", () => {
@@ -79,5 +79,16 @@ describe("backend selection", () => {
     expect(requestedTestBackend({ SIMCLR_TEST_BACKEND: "wasm" })).toBe("wasm")
     expect(() => requestedTestBackend({ SIMCLR_TEST_BACKEND: "gpu" })).toThrow(/must be one of "cpu", "wasm", "tensorflow"; got "gpu"/)
     expect(tf.getBackend()).toBe(requestedTestBackend())
+  })
+
+  it("onBackendWithKernel runs on the suite backend when it has the kernel, else on cpu, and switches back", async () => {
+    const suite = tf.getBackend()
+    const seen: Array<string> = []
+    expect(await onBackendWithKernel("Add", () => void seen.push(tf.getBackend()))).toBe(suite)
+    // A kernel no backend registers: the fallback runs, and the suite backend is restored even after a throw.
+    expect(await onBackendWithKernel("NoSuchKernel", () => void seen.push(tf.getBackend()))).toBe("cpu")
+    await expect(onBackendWithKernel("NoSuchKernel", () => Promise.reject(new Error("boom")))).rejects.toThrow("boom")
+    expect(seen).toEqual([suite, "cpu"])
+    expect(tf.getBackend()).toBe(suite)
   })
 })
