@@ -6,17 +6,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { type Box, InvalidArgumentError, sampleCropBoxes } from "../src/index.ts"
-
-/** Kolmogorov–Smirnov statistic of samples against a CDF; the 1e-6 critical value is ≈ 2.65/√n. */
-const ksStatistic = (samples: Array<number>, cdf: (x: number) => number): number => {
-  const sorted = samples.toSorted((a, b) => a - b)
-  let d = 0
-  sorted.forEach((x, i) => {
-    const f = cdf(x)
-    d = Math.max(d, Math.abs(f - i / sorted.length), Math.abs(f - (i + 1) / sorted.length))
-  })
-  return d
-}
+import { ksStatistic, uniformCdf } from "./stats.ts"
 
 const inside = ([top, left, h, w]: Box, H: number, W: number) =>
   Number.isInteger(top) && Number.isInteger(left) && h >= 1 && w >= 1 && top >= 0 && left >= 0 && top + h <= H && left + w <= W
@@ -45,7 +35,7 @@ describe("sampleCropBoxes, tf sampler (sample_distorted_bounding_box)", () => {
     const heights = square.map((b) => b[2])
     expect(Math.min(...heights)).toBe(71)
     expect(Math.max(...heights)).toBe(224)
-    const d = ksStatistic(heights, (x) => Math.min(Math.max((x - 70) / (224 - 70), 0), 1))
+    const d = ksStatistic(heights, uniformCdf(70, 224))
     expect(d).toBeLessThan(2.65 / Math.sqrt(heights.length) + 1 / 154)
     // An area-uniform sampler would put far fewer boxes below the median height.
     const belowMid = heights.filter((h) => h < 147.5).length / heights.length
@@ -76,7 +66,7 @@ describe("sampleCropBoxes, torchvision sampler (RandomResizedCrop)", () => {
     const areas = boxes.map(([, , h, w]) => (h * w) / 1e6)
     for (const b of boxes) expect(inside(b, 1000, 1000)).toBe(true)
     // Rounding h and w moves an area by ≤ ~0.002 here; allow that on top of the KS bound.
-    const d = ksStatistic(areas, (x) => Math.min(Math.max((x - 0.08) / 0.92, 0), 1))
+    const d = ksStatistic(areas, uniformCdf(0.08, 1))
     expect(d).toBeLessThan(2.65 / Math.sqrt(n) + 0.003)
   })
 
@@ -85,7 +75,7 @@ describe("sampleCropBoxes, torchvision sampler (RandomResizedCrop)", () => {
     const boxes = sampleCropBoxes(n, [2000, 2000], { seed: 6, sampler: "torchvision", area: [0.2, 0.2] })
     const logs = boxes.map(([, , h, w]) => Math.log(w / h))
     const [lo, hi] = [Math.log(3 / 4), Math.log(4 / 3)]
-    const d = ksStatistic(logs, (x) => Math.min(Math.max((x - lo) / (hi - lo), 0), 1))
+    const d = ksStatistic(logs, uniformCdf(lo, hi))
     expect(d).toBeLessThan(2.65 / Math.sqrt(n) + 0.005)
   })
 

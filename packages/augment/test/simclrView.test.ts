@@ -2,11 +2,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import { randomUniform, useLeakCheck } from "@simclr/test-utils"
 import { describe, expect, it } from "vitest"
 import { augmentPresets, blurKernelSize, InvalidArgumentError, simclrView, twoViews, type ViewConfig } from "../src/index.ts"
-
-/** 5-σ bound for a binomial proportion. */
-const expectProportion = (hits: number, n: number, p: number) => {
-  expect(Math.abs(hits / n - p)).toBeLessThan(5 * Math.sqrt((p * (1 - p)) / n))
-}
+import { expectProportion } from "./stats.ts"
 
 /** Per-image maximum |a − b|. */
 const perImageMaxDiff = (a: tf.Tensor, b: tf.Tensor): Float32Array =>

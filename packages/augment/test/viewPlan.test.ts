@@ -31,23 +31,7 @@ import {
   type ViewConfig
 } from "../src/index.ts"
 import { drawViewPlan, resolveViewConfig, type ViewPlan } from "../src/simclrView.ts"
-
-/** Kolmogorov–Smirnov statistic of samples against the uniform law on [lo, hi]. */
-const ksUniform = (samples: ReadonlyArray<number>, lo: number, hi: number): number => {
-  const sorted = samples.toSorted((a, b) => a - b)
-  let d = 0
-  sorted.forEach((x, i) => {
-    const f = Math.min(Math.max((x - lo) / (hi - lo), 0), 1)
-    d = Math.max(d, Math.abs(f - i / sorted.length), Math.abs(f - (i + 1) / sorted.length))
-  })
-  return d
-}
-const ksBound = (n: number) => 2.65 / Math.sqrt(n)
-
-/** 5-σ bound for a binomial proportion. */
-const expectProportion = (hits: number, n: number, p: number) => {
-  expect(Math.abs(hits / n - p)).toBeLessThan(5 * Math.sqrt((p * (1 - p)) / n))
-}
+import { expectProportion, ksBound, ksUniform } from "./stats.ts"
 
 const planOf = (config: ViewConfig | "official" | "torchvision" | "cifar10", batch: number, seed: number, view = 0, input: [number, number] = [64, 64]) =>
   drawViewPlan(resolveViewConfig(config), input, batch, seed, view)
