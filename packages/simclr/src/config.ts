@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { augmentPresets, type PresetName, type ViewConfig } from "@simclr/augment"
-import { Data, Effect, Schema } from "effect"
+import { Array as Arr, Data, Effect, Schema, SchemaAST, SchemaIssue } from "effect"
 import type { PretrainConfig } from "./pretrain.ts"
 
 const Positive = Schema.Number.check(Schema.isGreaterThan(0))
@@ -92,16 +92,74 @@ export class InvalidConfigError extends Data.TaggedError("InvalidConfigError")<{
   }
 }
 
+/** Edits (insertions, deletions, substitutions) that turn `a` into `b`. */
+const editDistance = (a: string, b: string): number => {
+  let previous = Array.from({ length: b.length + 1 }, (_v, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)))
+    previous = current
+  }
+  return previous[b.length]!
+}
+
 /**
- * Checks an unknown value (parsed JSON, merged flags) against `PretrainConfigSchema`.
+ * The allowed key a mistyped one most likely meant: the nearest by edit distance, when it is at most two
+ * edits and at most a third of the key's length away (`temprature` → `temperature`, `batch_size` →
+ * `batchSize`; `bogus` → none). Ties go to the first allowed key.
+ *
+ * @category config
+ * @since 0.1.0
+ */
+export const nearestKey = (key: string, allowed: ReadonlyArray<string>): string | undefined => {
+  let best: { key: string; distance: number } | undefined
+  for (const candidate of allowed) {
+    const distance = editDistance(key, candidate)
+    if (best === undefined || distance < best.distance) best = { key: candidate, distance }
+  }
+  return best !== undefined && best.distance <= Math.min(2, key.length / 3) ? best.key : undefined
+}
+
+/** The message for a key the struct `ast` does not declare, at `path` (the key last). */
+const unknownKeyMessage = (path: ReadonlyArray<PropertyKey>, ast: SchemaAST.AST): string => {
+  const key = String(path.at(-1))
+  const allowed = SchemaAST.isObjects(ast) ? ast.propertySignatures.map((p) => String(p.name)) : []
+  const suggestion = nearestKey(key, allowed)
+  const parent = path.slice(0, -1).map(String).join(".")
+  return `unknown key "${path.map(String).join(".")}"${suggestion === undefined ? "" : ` (did you mean "${suggestion}"?)`}; allowed keys${
+    parent === "" ? "" : ` of ${parent}`
+  }: ${allowed.join(", ")}`
+}
+
+/** The issue tree with every excess property (`onExcessProperty: "error"`) given a message that names it, the key it probably meant and the allowed keys. */
+const withKeyMessages = (issue: SchemaIssue.Issue, path: ReadonlyArray<PropertyKey>): SchemaIssue.Issue => {
+  switch (issue._tag) {
+    case "Pointer": {
+      const at = [...path, ...issue.path]
+      const inner = issue.issue._tag === "UnexpectedKey" ? new SchemaIssue.InvalidValue({ message: unknownKeyMessage(at, issue.issue.ast) }) : withKeyMessages(issue.issue, at)
+      return new SchemaIssue.Pointer(issue.path, inner)
+    }
+    case "Composite":
+      return new SchemaIssue.Composite(issue.ast, Arr.map(issue.issues, (i) => withKeyMessages(i, path)))
+    default:
+      return issue
+  }
+}
+
+const formatIssue = SchemaIssue.makeFormatterDefault()
+
+/**
+ * Checks an unknown value (parsed JSON or YAML, merged flags) against `PretrainConfigSchema`. A key no
+ * struct of the Schema declares, at any depth, is an error like any bad value: the message names it with
+ * its path, the key it probably meant and the allowed keys.
  *
  * @category config
  * @since 0.1.0
  */
 export const decodePretrainConfig = (input: unknown, source = "config"): Effect.Effect<PretrainConfig, InvalidConfigError> =>
-  Schema.decodeUnknownEffect(PretrainConfigSchema)(input, { errors: "all" }).pipe(
+  Schema.decodeUnknownEffect(PretrainConfigSchema)(input, { errors: "all", onExcessProperty: "error" }).pipe(
     Effect.map((c) => c as unknown as PretrainConfig),
-    Effect.mapError((error) => new InvalidConfigError({ source, issues: String(error.message ?? error).replace(/^SchemaError\(|\)$/g, "") }))
+    Effect.mapError((error) => new InvalidConfigError({ source, issues: formatIssue(withKeyMessages(error.issue, [])) }))
   )
 
 /**

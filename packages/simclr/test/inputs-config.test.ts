@@ -1,0 +1,80 @@
+/**
+ * Keys a user mistypes in a config file: every struct of the config Schema rejects a key it does not
+ * declare, and the message names it with its path, the key it probably meant and the allowed keys.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { decodePretrainConfig, nearestKey, pretrainPresets } from "../src/config.ts"
+
+const TOP_KEYS =
+  "imageSize, batchSize, epochs, seed, temperature, encoder, head, optimizer, augment, checkpointEvery, keepCheckpoints, logEvery, decodeSize, decodeConcurrency, decodeCache, maxSteps, examplesPerEpoch, linearProbe, chunkSize"
+const ENCODER_KEYS = "depth, widthMultiplier, skRatio, seRatio, stem, batchNormMomentum, batchNormEpsilon, zeroInitLastBlockGamma, shortcut, baseWidth, blocksPerGroup, seed"
+const OPTIMIZER_KEYS = "name, learningRate, scaling, weightDecay, momentum, warmupEpochs"
+const HEAD_KEYS = "mode, numLayers, hiddenDim, outputDim, lastBatchNormCenter, batchNormMomentum, batchNormEpsilon, seed"
+
+/** The message of the config error `value` gives (the test fails when it decodes). */
+const messageOf = (value: unknown) =>
+  Effect.flip(decodePretrainConfig(value, "my.yaml")).pipe(Effect.map((error) => {
+    assert.strictEqual(error._tag, "InvalidConfigError")
+    return error.message
+  }))
+
+describe("unknown config keys", () => {
+  it.effect("a top-level typo names the key, the key it meant and every allowed key", () =>
+    Effect.gen(function*() {
+      const message = yield* messageOf({ ...pretrainPresets.demo(), temprature: 0.5 })
+      assert.strictEqual(message, `invalid configuration (my.yaml):\nunknown key "temprature" (did you mean "temperature"?); allowed keys: ${TOP_KEYS}\n  at ["temprature"]`)
+    }))
+
+  it.effect("a key far from every allowed one gets no suggestion", () =>
+    Effect.gen(function*() {
+      const message = yield* messageOf({ ...pretrainPresets.demo(), bogus: 1 })
+      assert.strictEqual(message, `invalid configuration (my.yaml):\nunknown key "bogus"; allowed keys: ${TOP_KEYS}\n  at ["bogus"]`)
+    }))
+
+  it.effect("nested keys are named with their path and the allowed keys of their struct", () =>
+    Effect.gen(function*() {
+      const demo = pretrainPresets.demo()
+      const message = yield* messageOf({
+        ...demo,
+        encoder: { ...demo.encoder, bogus: 1 },
+        optimizer: { ...demo.optimizer, lerningRate: 0.1 },
+        head: { ...demo.head, output_dim: 32 }
+      })
+      assert.strictEqual(
+        message,
+        [
+          "invalid configuration (my.yaml):",
+          `unknown key "encoder.bogus"; allowed keys of encoder: ${ENCODER_KEYS}`,
+          `  at ["encoder"]["bogus"]`,
+          `unknown key "head.output_dim" (did you mean "outputDim"?); allowed keys of head: ${HEAD_KEYS}`,
+          `  at ["head"]["output_dim"]`,
+          `unknown key "optimizer.lerningRate" (did you mean "learningRate"?); allowed keys of optimizer: ${OPTIMIZER_KEYS}`,
+          `  at ["optimizer"]["lerningRate"]`
+        ].join("\n")
+      )
+    }))
+
+  it.effect("unknown keys are reported with the other bad values of the same config", () =>
+    Effect.gen(function*() {
+      const message = yield* messageOf({ ...pretrainPresets.demo(), batch_size: 64, temperature: 0 })
+      assert.include(message, `unknown key "batch_size" (did you mean "batchSize"?); allowed keys: ${TOP_KEYS}\n  at ["batch_size"]`)
+      assert.include(message, `Expected a value greater than 0\n  at ["temperature"]`)
+    }))
+
+  it.effect("a config with only declared keys still decodes, an augment object keeps its own keys", () =>
+    Effect.gen(function*() {
+      const demo = pretrainPresets.demo()
+      assert.deepStrictEqual(yield* decodePretrainConfig(demo), demo)
+      const official = { ...pretrainPresets.imagenet(), augment: { size: [224, 224], flip: 0.5 } }
+      assert.deepStrictEqual(yield* decodePretrainConfig(official), official)
+    }))
+
+  it("nearestKey suggests only a key within two edits and a third of the key's length", () => {
+    const keys = ["temperature", "batchSize", "seed", "epochs", "depth"]
+    assert.deepStrictEqual(
+      ["temprature", "batch_size", "batch-size", "seeds", "dept", "bogus", "sed", "x", "epochz", "tempera"].map((k) => nearestKey(k, keys)),
+      ["temperature", "batchSize", "batchSize", "seed", "depth", undefined, "seed", undefined, "epochs", undefined]
+    )
+  })
+})
