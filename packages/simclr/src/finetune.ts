@@ -17,7 +17,7 @@ import { join } from "node:path"
 import { type CheckpointError, writeCheckpoint } from "./checkpoint.ts"
 import { type Accuracy, accuracyOf } from "./evaluate.ts"
 import { labelSubset } from "./labelSubset.ts"
-import { loadRun } from "./loadRun.ts"
+import { loadRun, requireRunFolder } from "./loadRun.ts"
 import { extractFeatures } from "./extractFeatures.ts"
 import { applyGradients } from "./internal/applyGradients.ts"
 import { resolveSource } from "./internal/resolveSource.ts"
@@ -119,7 +119,8 @@ const subset = (source: IndexedSource, indices: ReadonlyArray<number>): IndexedS
 /**
  * Fine-tunes the encoder of the pretrain run in `run` with a supervised head on `source`'s labels,
  * writes `out/config.json`, `out/metrics.jsonl`, a checkpoint of the whole classifier and
- * `out/results.json`, and measures top-1/top-5 on `test` when given.
+ * `out/results.json`, and measures top-1/top-5 on `test` when given. `out` must be new, empty or an
+ * earlier finetune output (a pretrain run or a data folder there is a `RunFolderError`, before any work).
  *
  * @category training
  * @since 0.1.0
@@ -132,6 +133,7 @@ export const finetune = <E1, E2>(
 ): Effect.Effect<FinetuneResult, E1 | E2 | DataStreamError | CheckpointError | RunFolderError> =>
   Effect.scoped(
     Effect.gen(function*() {
+      yield* requireRunFolder(options.out, "finetune", "write")
       const src = yield* resolveSource(source)
       if (src._tag !== "IndexedSource" || src.classes === undefined) {
         return yield* new RunFolderError({ path: run, reason: `fine-tuning needs a labeled dataset with random access (a folder of class folders, CSV, IDX, CIFAR, synthetic); ${src.name} is not one` })

@@ -53,7 +53,41 @@ const labelsFor = async (imagesPath: string): Promise<string | undefined> => {
 }
 
 /**
- * A source from a `--data` string.
+ * What is wrong with a path, in words, from the error a file-system call gave: "does not exist", "cannot
+ * be read (permission denied)", …; other errors as their message.
+ *
+ * @category data
+ * @since 0.1.0
+ */
+export const pathProblem = (error: unknown): string => {
+  const code = (error as { code?: unknown } | undefined)?.code
+  switch (code) {
+    case "ENOENT":
+      return "does not exist"
+    case "ENOTDIR":
+      return "does not exist (a part of the path is a file)"
+    case "EACCES":
+    case "EPERM":
+      return "cannot be read (permission denied)"
+    case "ELOOP":
+      return "cannot be read (a loop of symbolic links)"
+    case "EISDIR":
+      return "is a folder, not a file"
+    default:
+      return error instanceof Error ? error.message : String(error)
+  }
+}
+
+/** What `--data`, `--train` and `--test` take. */
+const EXPECTED_DATA = "a folder of images (sub-folders = classes), a glob, a CSV list, an IDX or CIFAR file or folder, or synthetic[:count[:seed]]"
+
+/** A file-system call on the data path; its failure names the path, the problem and what was expected. */
+const onDataPath = <A>(spec: string, run: () => Promise<A>): Effect.Effect<A, DatasetNotFoundError> =>
+  Effect.tryPromise({ try: run, catch: (e) => new DatasetNotFoundError({ path: spec, reason: `${pathProblem(e)}; expected ${EXPECTED_DATA}` }) })
+
+/**
+ * A source from a `--data` string. A path that does not exist or cannot be read is a
+ * `DatasetNotFoundError` naming it and what was expected; a folder without images an `EmptyDatasetError`.
  *
  * @category data
  * @since 0.1.0
@@ -68,17 +102,17 @@ export const resolveData = (spec: string, options: DataSpecOptions): Effect.Effe
       return yield* Effect.try({ try: () => synthetic({ size, seed, imageSize: options.imageSize }), catch: (e) => e as InvalidOptionError })
     }
     if (/[*?[\]{}]/.test(spec)) return yield* fromGlob(spec)
-    const info = yield* Effect.tryPromise({ try: () => stat(spec), catch: (e) => new DatasetNotFoundError({ path: spec, reason: e instanceof Error ? e.message : String(e) }) })
+    const info = yield* onDataPath(spec, () => stat(spec))
     if (info.isFile()) {
       if (spec.toLowerCase().endsWith(".csv")) return yield* fromCsv(spec)
-      if (yield* Effect.promise(() => isIdx(spec))) {
+      if (yield* onDataPath(spec, () => isIdx(spec))) {
         const labels = yield* Effect.promise(() => labelsFor(spec))
         return yield* fromIdx(spec, labels === undefined ? {} : { labels })
       }
       if (spec.toLowerCase().endsWith(".bin")) return yield* fromCifar(spec)
       return yield* new InvalidOptionError({ option: "data", reason: `${spec} is a file but not a CSV list, an IDX file or a CIFAR batch` })
     }
-    const names = yield* Effect.promise(() => readdir(spec))
+    const names = yield* onDataPath(spec, () => readdir(spec))
     const idx = names.find((n) => n.startsWith(split === "train" ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte"))
     if (idx !== undefined) {
       const imagesPath = join(spec, idx)
