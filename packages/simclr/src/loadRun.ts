@@ -59,9 +59,11 @@ interface Inspected {
   readonly what: string
 }
 
+/** A path that holds no run. */
+const other = (what: string, fresh = false): Inspected => ({ kind: undefined, config: undefined, fresh, what })
+
 /** What is at `path`; a path that cannot be read throws. */
 const inspect = async (path: string): Promise<Inspected> => {
-  const other = (what: string, fresh = false): Inspected => ({ kind: undefined, config: undefined, fresh, what })
   const info = await stat(path).catch((error: unknown) => {
     if ((error as { code?: unknown }).code === "ENOENT") return undefined
     throw error

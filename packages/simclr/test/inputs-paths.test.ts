@@ -59,10 +59,12 @@ const DATA = "expected a folder of images (sub-folders = classes), a glob, a CSV
 const PRETRAIN = "a pretrain run folder (config.json and checkpoints/, written by simclr pretrain or demo)"
 const FINETUNE = "a finetune output folder (config.json naming its pretrain run, and checkpoints/, written by simclr finetune)"
 
+const data = (path: string) => resolveData(path, { imageSize: 8 })
+const coded = (code: string) => Object.assign(new Error(`${code}: raw message`), { code })
+
 describe("data paths (resolveData)", () => {
   it.effect("a missing path, a link loop (unreadable, even to root), an empty folder, a file that is not data", () =>
     Effect.gen(function*() {
-      const data = (path: string) => resolveData(path, { imageSize: 8 })
       assert.strictEqual(yield* failure(data(at("nope")), "DatasetNotFoundError"), `dataset not found: ${at("nope")} (does not exist; ${DATA})`)
       assert.strictEqual(yield* failure(data(at("loop")), "DatasetNotFoundError"), `dataset not found: ${at("loop")} (cannot be read (a loop of symbolic links); ${DATA})`)
       assert.strictEqual(yield* failure(data(at("empty")), "EmptyDatasetError"), `empty dataset: ${at("empty")} (no image files (jpg, jpeg, jpe, jfif, png, webp, gif, tif, tiff, avif))`)
@@ -73,7 +75,6 @@ describe("data paths (resolveData)", () => {
     }))
 
   it("pathProblem words each file-system error (permission denied cannot be produced by chmod when the tests run as root)", () => {
-    const coded = (code: string) => Object.assign(new Error(`${code}: raw message`), { code })
     assert.deepStrictEqual(
       ["ENOENT", "ENOTDIR", "EACCES", "EPERM", "ELOOP", "EISDIR", "EIO"].map((code) => pathProblem(coded(code))),
       [
