@@ -150,10 +150,39 @@ Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// x[n, i·sh, j·sw, :] for i < oh, j < ow: the input rows and columns a 1×1 convolution with strides (sh, sw)
+// and no padding reads, as an [n, oh, ow, ci] array.
+std::vector<float> subsample(const float* x, const dims_t& xs, const dims_t& ys, const dims_t& st) {
+  int64_t n = xs[0], h = xs[1], w = xs[2], ci = xs[3], oh = ys[1], ow = ys[2];
+  std::vector<float> out((size_t)(n * oh * ow * ci));
+  float* o = out.data();
+#pragma omp parallel for schedule(static) if (n * oh * ow * ci >= kParallelMin)
+  for (int64_t r = 0; r < n * oh; r++) {
+    int64_t b = r / oh, i = r % oh;
+    const float* src = x + ((b * h + i * st[0]) * w) * ci;
+    for (int64_t j = 0; j < ow; j++) std::memcpy(o + (r * ow + j) * ci, src + j * st[1] * ci, ci * sizeof(float));
+  }
+  return out;
+}
+
 // conv2dBackwardFilter(x, xShape, dy, dyShape, dw, wShape, strides, dilations, pads)
 Napi::Value Conv2dBackwardFilter(const Napi::CallbackInfo& info) {
   auto xs = dimsOf(info[1]), ys = dimsOf(info[3]), ws = dimsOf(info[5]);
   auto st = dimsOf(info[6]), dil = dimsOf(info[7]), pad = dimsOf(info[8]);
+  const float* x = f32(info[0]);
+  // A strided 1×1 convolution without padding is a stride-1 one over the subsampled input. oneDNN 2.6's
+  // jit_1x1 filter gradient (avx2 below 8 input channels, avx512 below 16) copies the strided input into a
+  // per-thread workspace sized for `ci` channels per pixel but writes whole channel blocks: it writes past
+  // its buffer (heap corruption) and into the other threads' (nondeterministic results). Subsampling here
+  // is the same copy that implementation makes, so it costs nothing extra, and the stride-1 primitive has
+  // no such workspace.
+  std::vector<float> sub;
+  if (ws[0] == 1 && ws[1] == 1 && (st[0] > 1 || st[1] > 1) && pad[0] == 0 && pad[1] == 0 && pad[2] == 0 && pad[3] == 0) {
+    sub = subsample(x, xs, ys, st);
+    x = sub.data();
+    xs = {xs[0], ys[1], ys[2], xs[3]};
+    st = {1, 1};
+  }
   auto& c = convPrims(xs, ws, ys, st, dil, pad, false, false);
   if (!c.bwdWeights) {
     memory::desc wAny({ws[3], ws[2], ws[0], ws[1]}, dt::f32, tag::any);
@@ -162,7 +191,7 @@ Napi::Value Conv2dBackwardFilter(const Napi::CallbackInfo& info) {
     c.bwdWeights.reset(new convolution_backward_weights::primitive_desc(d, eng(), c.fwd));
     c.bwdWeightsPrim.reset(new convolution_backward_weights(*c.bwdWeights));
   }
-  memory src(c.src, eng(), f32(info[0])), ddst(c.dst, eng(), f32(info[2]));
+  memory src(c.src, eng(), const_cast<float*>(x)), ddst(c.dst, eng(), f32(info[2]));
   memory user(c.wUser, eng(), f32(info[4]));
   bool direct = c.bwdWeights->diff_weights_desc() == c.wUser;
   memory dw = direct ? user : memory(c.bwdWeights->diff_weights_desc(), eng());
@@ -607,8 +636,10 @@ Napi::Value BnTrainGrad(const Napi::CallbackInfo& info) {
       a1[c] += (double)pd[c] * ((double)px[c] - mean[c]);
     }
   });
-  // dx = g·rstd·(dy − Σdy/N − x̂·Σ(dy·x̂)/N), x̂ = (x − mean)·rstd; as dx = k·dy + kx·(x − mean) + k0.
-  std::vector<float> k(C), kx(C), k0(C);
+  // dx = g·rstd·(dy − Σdy/N − x̂·Σ(dy·x̂)/N), x̂ = (x − mean)·rstd; as dx = k·(dy − mdy) + kx·(x − mean)
+  // with mdy = Σdy/N subtracted before the (possibly large) factor k, so that dy's own mean cancels exactly
+  // (a single row's dx is exactly 0, as it should be).
+  std::vector<float> k(C), kx(C), mdy(C);
   for (int64_t c = 0; c < C; c++) {
     double rstd = 1.0 / std::sqrt((double)var[c] + eps);
     double g = scale ? scale[c] : 1.0;
@@ -618,12 +649,12 @@ Napi::Value BnTrainGrad(const Napi::CallbackInfo& info) {
     double kk = g * rstd, kxx = -g * rstd * rstd * dgamma / rows;
     k[c] = (float)kk;
     kx[c] = (float)kxx;
-    k0[c] = (float)(-kk * dbeta / rows);
+    mdy[c] = (float)(dbeta / rows);
   }
-  const float *pk = k.data(), *pkx = kx.data(), *pk0 = k0.data();
+  const float *pk = k.data(), *pkx = kx.data(), *pm = mdy.data();
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t r = 0; r < rows; r++)
-    for (int64_t c = 0; c < C; c++) dx[r * C + c] = pk[c] * dy[r * C + c] + pkx[c] * (x[r * C + c] - mean[c]) + pk0[c];
+    for (int64_t c = 0; c < C; c++) dx[r * C + c] = pk[c] * (dy[r * C + c] - pm[c]) + pkx[c] * (x[r * C + c] - mean[c]);
   return info.Env().Undefined();
 }
 

@@ -30,6 +30,11 @@ export interface Addon {
 }
 
 const ADDON_PATH = "../build/Release/simclr_onednn.node"
+/**
+ * Another build of the addon to load instead (an absolute path): the AddressSanitizer build that
+ * `npm run test:asan` makes and tests. Not for production use.
+ */
+const ADDON_OVERRIDE = "SIMCLR_ONEDNN_ADDON"
 const MARKER = new URL("../build/UNAVAILABLE", import.meta.url)
 
 let loaded: { readonly addon: Addon } | { readonly reason: string } | undefined
@@ -38,9 +43,9 @@ let loaded: { readonly addon: Addon } | { readonly reason: string } | undefined
 export const loadAddon = (): { readonly addon: Addon } | { readonly reason: string } => {
   if (loaded !== undefined) return loaded
   try {
-    loaded = { addon: createRequire(import.meta.url)(ADDON_PATH) as Addon }
+    loaded = { addon: createRequire(import.meta.url)(process.env[ADDON_OVERRIDE] || ADDON_PATH) as Addon }
   } catch (error) {
-    const recorded = existsSync(MARKER) ? readFileSync(MARKER, "utf8").trim() : undefined
+    const recorded = process.env[ADDON_OVERRIDE] ? undefined : existsSync(MARKER) ? readFileSync(MARKER, "utf8").trim() : undefined
     const message = error instanceof Error ? error.message.split("\n")[0] ?? String(error) : String(error)
     loaded = {
       reason: recorded ?? (/Cannot find module/.test(message)

@@ -9,6 +9,8 @@ import * as tf from "@tensorflow/tfjs"
 import { seededRandom } from "@simclr/test-utils"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { onednnStatus, registerOnednnBackend } from "../src/index.ts"
+// @ts-expect-error: plain JavaScript shared with memcheck.mjs (no declarations)
+import { edgeCases } from "./edge-cases.mjs"
 
 const status = onednnStatus()
 const required = process.env.SIMCLR_REQUIRE_ONEDNN === "1"
@@ -159,11 +161,14 @@ describe.skipIf(skipReason !== undefined && !required)("@simclr/backend-onednn k
   })
 
   it("max and average pooling, forward and backward", () => {
-    for (let trial = 0; trial < 30; trial++) {
+    type Geometry = { n: number; h: number; w: number; c: number; k: [number, number]; s: [number, number]; pad: "same" | "valid" }
+    const random = Array.from({ length: 30 }, (): Geometry => {
       const n = int(1, 3), h = int(2, 11), w = int(2, 11), c = int(1, 6)
-      const k: [number, number] = [int(1, Math.min(4, h)), int(1, Math.min(4, w))]
-      const s: [number, number] = [int(1, 3), int(1, 3)]
-      const pad = pick<"same" | "valid">(["same", "valid"])
+      return { n, h, w, c, k: [int(1, Math.min(4, h)), int(1, Math.min(4, w))], s: [int(1, 3), int(1, 3)], pad: pick(["same", "valid"]) }
+    })
+    // Edge geometries: 1×1 maps, a window larger than the input, strides past the input.
+    const edges = [[1, 1, 1], [1, 2, 2], [2, 3, 3], [3, 3, 1], [5, 2, 3], [4, 4, 4]].map(([h, k, s]): Geometry => ({ n: 2, h: h!, w: h!, c: 3, k: [k!, k!], s: [s!, s!], pad: "same" }))
+    for (const { n, h, w, c, k, s, pad } of [...random, ...edges]) {
       const xv = tensor([n, h, w, c])
       const x = () => tf.tensor4d(xv, [n, h, w, c])
       const label = `x [${n},${h},${w},${c}] kernel ${k} strides ${s} ${pad}`
@@ -301,6 +306,36 @@ describe.skipIf(skipReason !== undefined && !required)("@simclr/backend-onednn k
       })
       tf.setBackend("cpu")
       expectClose(`fused batch norm [${shape}]: y, mean, variance, dx, dscale, doffset`, { cpu: ref, onednn: got })
+    }
+  })
+
+  it("edge cases: tiny and odd channel counts, 1×1 maps, strides past the input, empty batches, size-1 and size-0 dimensions", () => {
+    const cases = edgeCases() as Array<{ label: string; fn: (t: typeof tf) => tf.Tensor | Array<tf.Tensor>; exact: boolean }>
+    expect(cases.length).toBeGreaterThan(600)
+    for (const { label, fn, exact } of cases) expectClose(label, onBoth(() => fn(tf)), exact)
+  })
+
+  it("the filter gradient of a strided 1×1 convolution below 8 channels is bit-identical run after run on 2 threads", () => {
+    // oneDNN 2.6's own kernel for it wrote past its per-thread workspace into the other thread's: results
+    // changed from run to run (and the heap was corrupted on one thread). Every ResNet shortcut at 2–7
+    // channels, 8 runs each on two threads, must give the same bits.
+    const { threads } = registerOnednnBackend()
+    registerOnednnBackend({ threads: 2 })
+    try {
+      tf.setBackend("onednn")
+      for (const ci of [2, 3, 4, 5, 7]) {
+        for (const h of [4, 8, 9, 16]) {
+          const x = tf.tensor4d(tensor([16, h, h, ci]), [16, h, h, ci])
+          const dy = tf.tensor4d(tensor([16, Math.ceil(h / 2), Math.ceil(h / 2), 2 * ci]), [16, Math.ceil(h / 2), Math.ceil(h / 2), 2 * ci])
+          const filterGradient = () => tf.tidy(() => (tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, { strides: [2, 2], pad: "valid", dataFormat: "NHWC", filterShape: [1, 1, ci, 2 * ci] }) as tf.Tensor).dataSync())
+          const runs = Array.from({ length: 8 }, filterGradient)
+          for (const r of runs.slice(1)) expect(Array.from(r), `x [16,${h},${h},${ci}]`).toEqual(Array.from(runs[0]!))
+          tf.dispose([x, dy])
+        }
+      }
+    } finally {
+      registerOnednnBackend({ threads })
+      tf.setBackend("cpu")
     }
   })
 
