@@ -36,19 +36,55 @@ stream& strm() {
 }
 
 // ---- argument helpers -------------------------------------------------------------------------------
-float* f32(const Napi::Value& v) { return v.As<Napi::Float32Array>().Data(); }
-float* f32OrNull(const Napi::Value& v) { return v.IsTypedArray() ? f32(v) : nullptr; }
-void* bytes(const Napi::Value& v) {
+// Every array argument is checked against the size its shapes imply before any native code touches it: a
+// caller's mistake becomes a thrown RangeError or TypeError naming the argument, never a read or write
+// outside the array. (The cost is a few multiplications per call.)
+[[noreturn]] void fail(const Napi::Value& v, const std::string& message, bool range = true) {
+  if (range) throw Napi::RangeError::New(v.Env(), message);
+  throw Napi::TypeError::New(v.Env(), message);
+}
+int64_t num(const Napi::Value& v) {
+  if (!v.IsNumber()) fail(v, "expected a number", false);
+  return v.As<Napi::Number>().Int64Value();
+}
+int64_t product(const dims_t& d) {
+  int64_t n = 1;
+  for (auto x : d) n *= x;
+  return n;
+}
+// The elements a typed array argument may hold: float32 only, or any 4-byte element (float32 or int32,
+// which the copies move bit for bit), or bool (uint8).
+enum class Elem { F32, Word, U8, I32 };
+// The data of typed array `v` (`what` names it in errors), which must hold exactly `n` elements of
+// kind `e`; n < 0 accepts any length.
+void* array(const Napi::Value& v, Elem e, int64_t n, const char* what) {
+  if (!v.IsTypedArray()) fail(v, std::string(what) + ": expected a typed array", false);
   auto t = v.As<Napi::TypedArray>();
+  auto type = t.TypedArrayType();
+  bool ok = e == Elem::F32 ? type == napi_float32_array
+          : e == Elem::Word ? (type == napi_float32_array || type == napi_int32_array)
+          : e == Elem::U8 ? type == napi_uint8_array
+                          : type == napi_int32_array;
+  if (!ok) fail(v, std::string(what) + ": wrong element type", false);
+  if (n >= 0 && (int64_t)t.ElementLength() != n)
+    fail(v, std::string(what) + ": has " + std::to_string(t.ElementLength()) + " elements, the shapes need " + std::to_string(n));
   return static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
 }
-dims_t dimsOf(const Napi::Value& v) {
+int64_t lengthOf(const Napi::Value& v) { return v.IsTypedArray() ? (int64_t)v.As<Napi::TypedArray>().ElementLength() : -1; }
+float* f32(const Napi::Value& v, int64_t n, const char* what) { return static_cast<float*>(array(v, Elem::F32, n, what)); }
+float* f32OrNull(const Napi::Value& v, int64_t n, const char* what) { return v.IsNull() || v.IsUndefined() ? nullptr : f32(v, n, what); }
+// A shape or parameter list: `rank` non-negative integers (rank < 0: any count).
+dims_t dimsOf(const Napi::Value& v, int rank, const char* what) {
+  if (!v.IsArray()) fail(v, std::string(what) + ": expected an array", false);
   auto a = v.As<Napi::Array>();
+  if (rank >= 0 && (int)a.Length() != rank) fail(v, std::string(what) + ": expected " + std::to_string(rank) + " values, got " + std::to_string(a.Length()));
   dims_t d(a.Length());
-  for (uint32_t i = 0; i < a.Length(); i++) d[i] = a.Get(i).As<Napi::Number>().Int64Value();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    d[i] = num(a.Get(i));
+    if (d[i] < 0 || d[i] > (int64_t(1) << 40)) fail(v, std::string(what) + ": " + std::to_string(d[i]) + " is not a size");
+  }
   return d;
 }
-int64_t num(const Napi::Value& v) { return v.As<Napi::Number>().Int64Value(); }
 std::string key(const std::initializer_list<dims_t>& parts, const std::string& extra) {
   std::string k = extra;
   for (const auto& p : parts) {
@@ -56,11 +92,6 @@ std::string key(const std::initializer_list<dims_t>& parts, const std::string& e
     for (auto x : p) k += std::to_string(x) + ',';
   }
   return k;
-}
-int64_t product(const dims_t& d) {
-  int64_t n = 1;
-  for (auto x : d) n *= x;
-  return n;
 }
 constexpr int64_t kParallelMin = 1 << 15;
 
@@ -116,14 +147,30 @@ memory weightsFor(const memory::desc& wanted, const memory::desc& user, float* d
   return w;
 }
 
+// The geometry arguments of every convolution: strides and dilations ≥ 1, four pads (their consistency
+// with the shapes is oneDNN's to check: it throws, and the error reaches JavaScript).
+struct ConvGeometry {
+  dims_t st, dil, pad;
+};
+ConvGeometry convGeometry(const Napi::CallbackInfo& info, int at) {
+  ConvGeometry g{dimsOf(info[at], 2, "strides"), dimsOf(info[at + 1], 2, "dilations"), dimsOf(info[at + 2], 4, "pads")};
+  for (auto v : {g.st[0], g.st[1], g.dil[0], g.dil[1]})
+    if (v < 1) fail(info[at], "strides and dilations must be at least 1");
+  return g;
+}
+
 // conv2d(x, xShape, w, wShape, y, yShape, strides, dilations, pads, bias|null, relu)
 Napi::Value Conv2d(const Napi::CallbackInfo& info) {
-  auto xs = dimsOf(info[1]), ws = dimsOf(info[3]), ys = dimsOf(info[5]);
-  float* bias = f32OrNull(info[9]);
-  bool relu = info[10].As<Napi::Boolean>().Value();
-  auto& c = convPrims(xs, ws, ys, dimsOf(info[6]), dimsOf(info[7]), dimsOf(info[8]), bias != nullptr, relu);
-  memory src(c.src, eng(), f32(info[0])), dst(c.dst, eng(), f32(info[4]));
-  memory w = weightsFor(c.fwd.weights_desc(), c.wUser, f32(info[2]));
+  auto xs = dimsOf(info[1], 4, "x shape"), ws = dimsOf(info[3], 4, "filter shape"), ys = dimsOf(info[5], 4, "y shape");
+  auto g = convGeometry(info, 6);
+  float* x = f32(info[0], product(xs), "x");
+  float* wv = f32(info[2], product(ws), "filter");
+  float* y = f32(info[4], product(ys), "y");
+  float* bias = f32OrNull(info[9], ws[3], "bias");
+  bool relu = info[10].ToBoolean().Value();
+  auto& c = convPrims(xs, ws, ys, g.st, g.dil, g.pad, bias != nullptr, relu);
+  memory src(c.src, eng(), x), dst(c.dst, eng(), y);
+  memory w = weightsFor(c.fwd.weights_desc(), c.wUser, wv);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dst}};
   if (bias != nullptr) args.emplace(DNNL_ARG_BIAS, memory(c.bias, eng(), bias));
   c.fwdPrim.execute(strm(), args);
@@ -133,8 +180,11 @@ Napi::Value Conv2d(const Napi::CallbackInfo& info) {
 
 // conv2dBackwardData(dy, dyShape, w, wShape, dx, xShape, strides, dilations, pads)
 Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
-  auto ys = dimsOf(info[1]), ws = dimsOf(info[3]), xs = dimsOf(info[5]);
-  auto st = dimsOf(info[6]), dil = dimsOf(info[7]), pad = dimsOf(info[8]);
+  auto ys = dimsOf(info[1], 4, "dy shape"), ws = dimsOf(info[3], 4, "filter shape"), xs = dimsOf(info[5], 4, "dx shape");
+  auto [st, dil, pad] = convGeometry(info, 6);
+  float* dy = f32(info[0], product(ys), "dy");
+  float* wv = f32(info[2], product(ws), "filter");
+  float* dx = f32(info[4], product(xs), "dx");
   auto& c = convPrims(xs, ws, ys, st, dil, pad, false, false);
   if (!c.bwdData) {
     memory::desc wAny({ws[3], ws[2], ws[0], ws[1]}, dt::f32, tag::any);
@@ -143,8 +193,8 @@ Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
     c.bwdData.reset(new convolution_backward_data::primitive_desc(d, eng(), c.fwd));
     c.bwdDataPrim.reset(new convolution_backward_data(*c.bwdData));
   }
-  memory ddst(c.dst, eng(), f32(info[0])), dsrc(c.src, eng(), f32(info[4]));
-  memory w = weightsFor(c.bwdData->weights_desc(), c.wUser, f32(info[2]));
+  memory ddst(c.dst, eng(), dy), dsrc(c.src, eng(), dx);
+  memory w = weightsFor(c.bwdData->weights_desc(), c.wUser, wv);
   c.bwdDataPrim->execute(strm(), {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, dsrc}});
   strm().wait();
   return info.Env().Undefined();
@@ -167,9 +217,11 @@ std::vector<float> subsample(const float* x, const dims_t& xs, const dims_t& ys,
 
 // conv2dBackwardFilter(x, xShape, dy, dyShape, dw, wShape, strides, dilations, pads)
 Napi::Value Conv2dBackwardFilter(const Napi::CallbackInfo& info) {
-  auto xs = dimsOf(info[1]), ys = dimsOf(info[3]), ws = dimsOf(info[5]);
-  auto st = dimsOf(info[6]), dil = dimsOf(info[7]), pad = dimsOf(info[8]);
-  const float* x = f32(info[0]);
+  auto xs = dimsOf(info[1], 4, "x shape"), ys = dimsOf(info[3], 4, "dy shape"), ws = dimsOf(info[5], 4, "dw shape");
+  auto [st, dil, pad] = convGeometry(info, 6);
+  const float* x = f32(info[0], product(xs), "x");
+  float* dy = f32(info[2], product(ys), "dy");
+  float* dwv = f32(info[4], product(ws), "dw");
   // A strided 1×1 convolution without padding is a stride-1 one over the subsampled input. oneDNN 2.6's
   // jit_1x1 filter gradient (avx2 below 8 input channels, avx512 below 16) copies the strided input into a
   // per-thread workspace sized for `ci` channels per pixel but writes whole channel blocks: it writes past
@@ -177,7 +229,8 @@ Napi::Value Conv2dBackwardFilter(const Napi::CallbackInfo& info) {
   // is the same copy that implementation makes, so it costs nothing extra, and the stride-1 primitive has
   // no such workspace.
   std::vector<float> sub;
-  if (ws[0] == 1 && ws[1] == 1 && (st[0] > 1 || st[1] > 1) && pad[0] == 0 && pad[1] == 0 && pad[2] == 0 && pad[3] == 0) {
+  if (ws[0] == 1 && ws[1] == 1 && (st[0] > 1 || st[1] > 1) && pad[0] == 0 && pad[1] == 0 && pad[2] == 0 && pad[3] == 0 &&
+      ys[1] == (xs[1] - 1) / st[0] + 1 && ys[2] == (xs[2] - 1) / st[1] + 1) {
     sub = subsample(x, xs, ys, st);
     x = sub.data();
     xs = {xs[0], ys[1], ys[2], xs[3]};
@@ -191,8 +244,8 @@ Napi::Value Conv2dBackwardFilter(const Napi::CallbackInfo& info) {
     c.bwdWeights.reset(new convolution_backward_weights::primitive_desc(d, eng(), c.fwd));
     c.bwdWeightsPrim.reset(new convolution_backward_weights(*c.bwdWeights));
   }
-  memory src(c.src, eng(), const_cast<float*>(x)), ddst(c.dst, eng(), f32(info[2]));
-  memory user(c.wUser, eng(), f32(info[4]));
+  memory src(c.src, eng(), const_cast<float*>(x)), ddst(c.dst, eng(), dy);
+  memory user(c.wUser, eng(), dwv);
   bool direct = c.bwdWeights->diff_weights_desc() == c.wUser;
   memory dw = direct ? user : memory(c.bwdWeights->diff_weights_desc(), eng());
   c.bwdWeightsPrim->execute(strm(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, dw}});
@@ -212,11 +265,16 @@ struct MatmulPrims {
 std::unordered_map<std::string, std::unique_ptr<MatmulPrims>> matmulCache;
 
 Napi::Value Matmul(const Napi::CallbackInfo& info) {
-  auto as = dimsOf(info[1]), bs = dimsOf(info[3]);  // logical [batch, m, k] and [batch, k, n]
-  bool ta = info[4].As<Napi::Boolean>().Value(), tb = info[5].As<Napi::Boolean>().Value();
-  float* bias = f32OrNull(info[7]);
-  bool relu = info[8].As<Napi::Boolean>().Value();
+  auto as = dimsOf(info[1], 3, "a shape"), bs = dimsOf(info[3], 3, "b shape");  // logical [batch, m, k] and [batch, k, n]
+  bool ta = info[4].ToBoolean().Value(), tb = info[5].ToBoolean().Value();
+  bool relu = info[8].ToBoolean().Value();
   int64_t m = as[1], k = as[2], n = bs[2], batch = std::max(as[0], bs[0]);
+  if (bs[1] != k) fail(info[3], "matmul: a is [" + std::to_string(m) + "×" + std::to_string(k) + "], b has " + std::to_string(bs[1]) + " rows");
+  if (as[0] != bs[0] && as[0] != 1 && bs[0] != 1) fail(info[3], "matmul: batch sizes " + std::to_string(as[0]) + " and " + std::to_string(bs[0]) + " do not broadcast");
+  float* av = f32(info[0], product(as), "a");
+  float* bv = f32(info[2], product(bs), "b");
+  float* out = f32(info[6], batch * m * n, "out");
+  float* bias = f32OrNull(info[7], n, "bias");
   auto key_ = key({as, bs}, std::string(ta ? "T" : "N") + (tb ? "T" : "N") + (bias ? "b" : "-") + (relu ? "r" : "-"));
   auto it = matmulCache.find(key_);
   if (it == matmulCache.end()) {
@@ -235,9 +293,9 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
     it = matmulCache.emplace(key_, std::unique_ptr<MatmulPrims>(new MatmulPrims{pd, matmul(pd), a, b, c, bmd})).first;
   }
   auto& p = *it->second;
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(p.a, eng(), f32(info[0]))},
-                                       {DNNL_ARG_WEIGHTS, memory(p.b, eng(), f32(info[2]))},
-                                       {DNNL_ARG_DST, memory(p.c, eng(), f32(info[6]))}};
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(p.a, eng(), av)},
+                                       {DNNL_ARG_WEIGHTS, memory(p.b, eng(), bv)},
+                                       {DNNL_ARG_DST, memory(p.c, eng(), out)}};
   if (bias) args.emplace(DNNL_ARG_BIAS, memory(p.bias, eng(), bias));
   p.prim.execute(strm(), args);
   strm().wait();
@@ -279,9 +337,12 @@ PoolPrims& poolPrims(bool isMax, const dims_t& xs, const dims_t& ys, const dims_
 }
 
 Napi::Value Pool2d(const Napi::CallbackInfo& info) {
-  bool isMax = info[0].As<Napi::Boolean>().Value();
-  auto& p = poolPrims(isMax, dimsOf(info[2]), dimsOf(info[4]), dimsOf(info[5]), dimsOf(info[6]), dimsOf(info[7]));
-  memory src(p.src, eng(), f32(info[1])), dst(p.dst, eng(), f32(info[3]));
+  bool isMax = info[0].ToBoolean().Value();
+  auto xs = dimsOf(info[2], 4, "x shape"), ys = dimsOf(info[4], 4, "y shape");
+  float* x = f32(info[1], product(xs), "x");
+  float* y = f32(info[3], product(ys), "y");
+  auto& p = poolPrims(isMax, xs, ys, dimsOf(info[5], 2, "kernel"), dimsOf(info[6], 2, "strides"), dimsOf(info[7], 4, "pads"));
+  memory src(p.src, eng(), x), dst(p.dst, eng(), y);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
   if (isMax) args.emplace(DNNL_ARG_WORKSPACE, memory(p.fwd.workspace_desc(), eng()));
   p.fwdPrim.execute(strm(), args);
@@ -290,15 +351,18 @@ Napi::Value Pool2d(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Pool2dBackward(const Napi::CallbackInfo& info) {
-  bool isMax = info[0].As<Napi::Boolean>().Value();
-  auto ys = dimsOf(info[2]), xs = dimsOf(info[4]);
-  auto& p = poolPrims(isMax, xs, ys, dimsOf(info[6]), dimsOf(info[7]), dimsOf(info[8]));
-  memory ddst(p.dst, eng(), f32(info[1])), dsrc(p.src, eng(), f32(info[5]));
+  bool isMax = info[0].ToBoolean().Value();
+  auto ys = dimsOf(info[2], 4, "dy shape"), xs = dimsOf(info[4], 4, "x shape");
+  float* dy = f32(info[1], product(ys), "dy");
+  float* x = f32(info[3], product(xs), "x");
+  float* dx = f32(info[5], product(xs), "dx");
+  auto& p = poolPrims(isMax, xs, ys, dimsOf(info[6], 2, "kernel"), dimsOf(info[7], 2, "strides"), dimsOf(info[8], 4, "pads"));
+  memory ddst(p.dst, eng(), dy), dsrc(p.src, eng(), dx);
   std::unordered_map<int, memory> args{{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_SRC, dsrc}};
   if (isMax) {
     // The workspace (where each maximum came from) is recomputed from x.
     memory ws(p.fwd.workspace_desc(), eng()), y(p.dst, eng());
-    p.fwdPrim.execute(strm(), {{DNNL_ARG_SRC, memory(p.src, eng(), f32(info[3]))}, {DNNL_ARG_DST, y},
+    p.fwdPrim.execute(strm(), {{DNNL_ARG_SRC, memory(p.src, eng(), x)}, {DNNL_ARG_DST, y},
                                {DNNL_ARG_WORKSPACE, ws}});
     args.emplace(DNNL_ARG_WORKSPACE, ws);
   }
@@ -428,12 +492,19 @@ void binaryLoop(const float* a, const float* b, Out* out, const dims_t& shape, c
 // binary(op, a, aShape, b, bShape, out, outShape): shapes padded to the same rank by the caller.
 Napi::Value Binary(const Napi::CallbackInfo& info) {
   int op = (int)num(info[0]);
-  auto as = dimsOf(info[2]), bs = dimsOf(info[4]), os = dimsOf(info[6]);
+  auto os = dimsOf(info[6], -1, "out shape");
+  int rank = (int)os.size();
+  auto as = dimsOf(info[2], rank, "a shape"), bs = dimsOf(info[4], rank, "b shape");
+  for (int i = 0; i < rank; i++)
+    if ((as[i] != os[i] && as[i] != 1) || (bs[i] != os[i] && bs[i] != 1)) fail(info[6], "binary: the operands' shapes do not broadcast to the output's");
+  const float* a = f32(info[1], product(as), "a");
+  const float* b = f32(info[3], product(bs), "b");
+  void* outv = array(info[5], op >= GREATER ? Elem::U8 : Elem::F32, product(os), "out");
+  if (product(os) == 0) return info.Env().Undefined();
   auto sa = broadcastStrides(as, os), sb = broadcastStrides(bs, os);
   mergeDims(os, {&sa, &sb});
-  const float *a = f32(info[1]), *b = f32(info[3]);
   if (op >= GREATER) {
-    auto o8 = static_cast<uint8_t*>(bytes(info[5]));
+    auto o8 = static_cast<uint8_t*>(outv);
     switch (op) {
       case GREATER: binaryLoop<GREATER, uint8_t>(a, b, o8, os, sa, sb); break;
       case GREATER_EQUAL: binaryLoop<GREATER_EQUAL, uint8_t>(a, b, o8, os, sa, sb); break;
@@ -445,7 +516,7 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
     }
     return info.Env().Undefined();
   }
-  float* out = f32(info[5]);
+  float* out = static_cast<float*>(outv);
   switch (op) {
     case ADD: binaryLoop<ADD>(a, b, out, os, sa, sb); break;
     case SUB: binaryLoop<SUB>(a, b, out, os, sa, sb); break;
@@ -491,11 +562,11 @@ void unaryLoop(const float* x, float* out, int64_t n, float alpha, float beta) {
 // unary(op, x, out, alpha, beta)
 Napi::Value Unary(const Napi::CallbackInfo& info) {
   int op = (int)num(info[0]);
-  const float* x = f32(info[1]);
-  float* out = f32(info[2]);
-  int64_t n = info[1].As<Napi::Float32Array>().ElementLength();
-  float alpha = info[3].As<Napi::Number>().FloatValue();
-  float beta = info[4].As<Napi::Number>().FloatValue();
+  const float* x = f32(info[1], -1, "x");
+  int64_t n = lengthOf(info[1]);
+  float* out = f32(info[2], n, "out");
+  float alpha = info[3].ToNumber().FloatValue();
+  float beta = info[4].ToNumber().FloatValue();
   switch (op) {
     case CLIP: unaryLoop<CLIP>(x, out, n, alpha, beta); break;
     case RELU: unaryLoop<RELU>(x, out, n, alpha, beta); break;
@@ -530,21 +601,39 @@ void channelAffine(const float* x, float* out, int64_t rows, int64_t C, const st
 // ---- batch norm (the FusedBatchNorm kernel: normalise with given moments) ------------------------------
 // batchNorm(x, out, channels, mean, variance, offset|null, scale|null, eps): every parameter has 1 or
 // `channels` (the last dimension) values.
+// A per-channel parameter of 1 or `c` values (or null: absent): its data and the step between channels
+// (0 for one shared value).
+struct PerChannel {
+  const float* data;
+  int64_t step;
+  float at(int64_t j, float absent) const { return data ? data[j * step] : absent; }
+};
+PerChannel perChannel(const Napi::Value& v, int64_t c, const char* what) {
+  if (v.IsNull() || v.IsUndefined()) return {nullptr, 0};
+  int64_t len = lengthOf(v);
+  if (len != 1 && len != c) fail(v, std::string(what) + ": has " + std::to_string(len) + " values, expected 1 or " + std::to_string(c));
+  return {f32(v, len, what), len == 1 ? 0 : 1};
+}
+// The number of channels (the last dimension) of an [rows, c] array of n values: c ≥ 1 and dividing n.
+int64_t channelsOf(const Napi::Value& v, int64_t n) {
+  int64_t c = num(v);
+  if (c < 1 || n % c != 0) fail(v, "channels: " + std::to_string(c) + " does not divide the " + std::to_string(n) + " values");
+  return c;
+}
+
 Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
-  const float* x = f32(info[0]);
-  float* out = f32(info[1]);
-  int64_t c = num(info[2]);
-  auto mean = info[3].As<Napi::Float32Array>(), var = info[4].As<Napi::Float32Array>();
-  float* offset = f32OrNull(info[5]);
-  float* scale = f32OrNull(info[6]);
-  int64_t lo = offset ? info[5].As<Napi::Float32Array>().ElementLength() : 0;
-  int64_t ls = scale ? info[6].As<Napi::Float32Array>().ElementLength() : 0;
-  float eps = info[7].As<Napi::Number>().FloatValue();
-  int64_t n = info[0].As<Napi::Float32Array>().ElementLength();
+  const float* x = f32(info[0], -1, "x");
+  int64_t n = lengthOf(info[0]);
+  float* out = f32(info[1], n, "out");
+  int64_t c = channelsOf(info[2], n);
+  auto mean = perChannel(info[3], c, "mean"), var = perChannel(info[4], c, "variance");
+  if (!mean.data || !var.data) fail(info[3], "batchNorm: mean and variance are required", false);
+  auto offset = perChannel(info[5], c, "offset"), scale = perChannel(info[6], c, "scale");
+  float eps = info[7].ToNumber().FloatValue();
   std::vector<float> mul(c), add(c);
   for (int64_t j = 0; j < c; j++) {
-    float m = mean.Data()[mean.ElementLength() == 1 ? 0 : j], v = var.Data()[var.ElementLength() == 1 ? 0 : j];
-    float s = scale ? scale[ls == 1 ? 0 : j] : 1.f, o = offset ? offset[lo == 1 ? 0 : j] : 0.f;
+    float m = mean.at(j, 0.f), v = var.at(j, 0.f);
+    float s = scale.at(j, 1.f), o = offset.at(j, 0.f);
     mul[j] = s / std::sqrt(v + eps);
     add[j] = o - m * mul[j];
   }
@@ -578,15 +667,16 @@ void channelSums(int64_t rows, int64_t C, std::vector<double>& s0, std::vector<d
 // bnTrain(x, channels, scale|null, offset|null, eps, y, mean, variance): mean and biased variance over
 // every axis but the last, y = (x − mean)·scale/√(variance + eps) + offset.
 Napi::Value BnTrain(const Napi::CallbackInfo& info) {
-  const float* x = f32(info[0]);
-  int64_t C = num(info[1]);
-  const float* scale = f32OrNull(info[2]);
-  const float* offset = f32OrNull(info[3]);
-  float eps = info[4].As<Napi::Number>().FloatValue();
-  float* y = f32(info[5]);
-  float* mean = f32(info[6]);
-  float* var = f32(info[7]);
-  int64_t n = info[0].As<Napi::Float32Array>().ElementLength(), rows = n / C;
+  const float* x = f32(info[0], -1, "x");
+  int64_t n = lengthOf(info[0]);
+  if (n == 0) fail(info[0], "bnTrain: x is empty");
+  int64_t C = channelsOf(info[1], n), rows = n / C;
+  const float* scale = f32OrNull(info[2], C, "scale");
+  const float* offset = f32OrNull(info[3], C, "offset");
+  float eps = info[4].ToNumber().FloatValue();
+  float* y = f32(info[5], n, "y");
+  float* mean = f32(info[6], C, "mean");
+  float* var = f32(info[7], C, "variance");
   // Sums shifted by the first row keep the variance accurate when |mean| ≫ std.
   std::vector<float> shift(x, x + C);
   const float* sh = shift.data();
@@ -616,17 +706,18 @@ Napi::Value BnTrain(const Napi::CallbackInfo& info) {
 // bnTrainGrad(dy, x, channels, scale|null, mean, variance, eps, dx, dscale, doffset): the gradient of
 // bnTrain's y with respect to x (through the batch moments), scale and offset.
 Napi::Value BnTrainGrad(const Napi::CallbackInfo& info) {
-  const float* dy = f32(info[0]);
-  const float* x = f32(info[1]);
-  int64_t C = num(info[2]);
-  const float* scale = f32OrNull(info[3]);
-  const float* mean = f32(info[4]);
-  const float* var = f32(info[5]);
-  float eps = info[6].As<Napi::Number>().FloatValue();
-  float* dx = f32(info[7]);
-  float* dscale = f32(info[8]);
-  float* doffset = f32(info[9]);
-  int64_t n = info[0].As<Napi::Float32Array>().ElementLength(), rows = n / C;
+  const float* dy = f32(info[0], -1, "dy");
+  int64_t n = lengthOf(info[0]);
+  if (n == 0) fail(info[0], "bnTrainGrad: dy is empty");
+  const float* x = f32(info[1], n, "x");
+  int64_t C = channelsOf(info[2], n), rows = n / C;
+  const float* scale = f32OrNull(info[3], C, "scale");
+  const float* mean = f32(info[4], C, "mean");
+  const float* var = f32(info[5], C, "variance");
+  float eps = info[6].ToNumber().FloatValue();
+  float* dx = f32(info[7], n, "dx");
+  float* dscale = f32(info[8], C, "dscale");
+  float* doffset = f32(info[9], C, "doffset");
   std::vector<double> sdy, sdyx;
   channelSums(rows, C, sdy, sdyx, [&](int64_t r, double* a0, double* a1) {
     const float* pd = dy + r * C;
@@ -663,10 +754,11 @@ Napi::Value BnTrainGrad(const Napi::CallbackInfo& info) {
 // 2 max, 3 min. Accumulates in double.
 Napi::Value Reduce(const Napi::CallbackInfo& info) {
   int op = (int)num(info[0]);
-  const float* x = f32(info[1]);
-  auto s = dimsOf(info[2]);
-  float* out = f32(info[3]);
+  auto s = dimsOf(info[2], 3, "reduce dims");
   int64_t O = s[0], R = s[1], I = s[2];
+  const float* x = f32(info[1], O * R * I, "x");
+  float* out = f32(info[3], O * I, "out");
+  if (R == 0 || O * I == 0) fail(info[2], "reduce: nothing to reduce");
   auto finish = [&](double v) { return (float)(op == 1 ? v / (double)R : v); };
   if (I == 1) {
 #pragma omp parallel for schedule(static) if (O * R >= kParallelMin)
@@ -735,16 +827,39 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
 // ---- strided copies (slice, transpose, tile, reverse, pad, concat) -------------------------------------
 // copy(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape): dst[dstOffset + Σ i·dstStride] =
 // src[srcOffset + Σ i·srcStride] over `shape`; element strides, 4-byte elements (float32 or int32).
+// Signed integers (strides, which are negative for a reversed axis), `rank` of them.
+dims_t intsOf(const Napi::Value& v, int rank, const char* what) {
+  if (!v.IsArray() || (int)v.As<Napi::Array>().Length() != rank) fail(v, std::string(what) + ": expected " + std::to_string(rank) + " integers");
+  auto a = v.As<Napi::Array>();
+  dims_t d(rank);
+  for (int i = 0; i < rank; i++) d[i] = num(a.Get(i));
+  return d;
+}
+// The element offset `offset` + Σ i·strides over `shape` stays inside an array of `length` elements.
+void checkSpan(const Napi::Value& v, int64_t length, int64_t offset, const dims_t& strides, const dims_t& shape, const char* what) {
+  int64_t lo = offset, hi = offset;
+  for (size_t i = 0; i < shape.size(); i++) {
+    int64_t reach = (shape[i] - 1) * strides[i];
+    (reach < 0 ? lo : hi) += reach;
+  }
+  if (lo < 0 || hi >= length) fail(v, std::string(what) + ": the copy reaches elements " + std::to_string(lo) + " to " + std::to_string(hi) + " of " + std::to_string(length));
+}
+
 Napi::Value Copy(const Napi::CallbackInfo& info) {
-  auto src = static_cast<const uint32_t*>(bytes(info[0])) + num(info[1]);
-  auto ss = dimsOf(info[2]);
-  auto dst = static_cast<uint32_t*>(bytes(info[3])) + num(info[4]);
-  auto ds = dimsOf(info[5]);
-  auto shape = dimsOf(info[6]);
+  auto shape = dimsOf(info[6], -1, "shape");
+  int rank = (int)shape.size();
+  auto ss = intsOf(info[2], rank, "source strides"), ds = intsOf(info[5], rank, "destination strides");
+  auto srcBase = static_cast<const uint32_t*>(array(info[0], Elem::Word, -1, "source"));
+  auto dstBase = static_cast<uint32_t*>(array(info[3], Elem::Word, -1, "destination"));
   if (product(shape) == 0) return info.Env().Undefined();
+  int64_t so = num(info[1]), dso = num(info[4]);
+  checkSpan(info[0], lengthOf(info[0]), so, ss, shape, "source");
+  checkSpan(info[3], lengthOf(info[3]), dso, ds, shape, "destination");
+  const uint32_t* src = srcBase + so;
+  uint32_t* dst = dstBase + dso;
   mergeDims(shape, {&ss, &ds});
   int r = (int)shape.size();
-  int64_t inner = shape[r - 1], is = ss[r - 1], id = ds[r - 1];
+  int64_t is = ss[r - 1], id = ds[r - 1];
   forRowChunks(shape, [&](int64_t row, int64_t j0, int64_t j1) {
     int64_t os, od;
     rowOffsets(row, shape, ss, ds, os, od);
@@ -762,12 +877,11 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
 // gather(x, [outer, axisSize, inner], indices Int32Array, out): out[o, j, :] = x[o, indices[j], :] (4-byte
 // elements). Throws on an index outside [0, axisSize).
 Napi::Value Gather(const Napi::CallbackInfo& info) {
-  auto x = static_cast<const uint32_t*>(bytes(info[0]));
-  auto d = dimsOf(info[1]);
-  auto idx = info[2].As<Napi::Int32Array>();
-  auto out = static_cast<uint32_t*>(bytes(info[3]));
-  int64_t O = d[0], A = d[1], I = d[2], J = idx.ElementLength();
-  const int32_t* ip = idx.Data();
+  auto d = dimsOf(info[1], 3, "gather dims");
+  int64_t O = d[0], A = d[1], I = d[2], J = lengthOf(info[2]);
+  auto x = static_cast<const uint32_t*>(array(info[0], Elem::Word, O * A * I, "x"));
+  const int32_t* ip = static_cast<const int32_t*>(array(info[2], Elem::I32, -1, "indices"));
+  auto out = static_cast<uint32_t*>(array(info[3], Elem::Word, O * J * I, "out"));
   for (int64_t j = 0; j < J; j++)
     if (ip[j] < 0 || ip[j] >= A)
       throw Napi::RangeError::New(info.Env(), "GatherV2: index " + std::to_string(ip[j]) + " is not in [0, " + std::to_string(A - 1) + "]");
@@ -782,11 +896,11 @@ Napi::Value Gather(const Napi::CallbackInfo& info) {
 // select(condition Uint8Array, a, b, out): out[i] = cond[i] ? a[i] : b[i] (4-byte elements; tf.where
 // broadcasts the condition to the operands' shape first).
 Napi::Value Select(const Napi::CallbackInfo& info) {
-  auto cond = static_cast<const uint8_t*>(bytes(info[0]));
-  auto a = static_cast<const uint32_t*>(bytes(info[1]));
-  auto b = static_cast<const uint32_t*>(bytes(info[2]));
-  auto out = static_cast<uint32_t*>(bytes(info[3]));
-  int64_t n = info[1].As<Napi::TypedArray>().ElementLength();
+  int64_t n = lengthOf(info[1]);
+  auto cond = static_cast<const uint8_t*>(array(info[0], Elem::U8, n, "condition"));
+  auto a = static_cast<const uint32_t*>(array(info[1], Elem::Word, n, "a"));
+  auto b = static_cast<const uint32_t*>(array(info[2], Elem::Word, n, "b"));
+  auto out = static_cast<uint32_t*>(array(info[3], Elem::Word, n, "out"));
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; i++) out[i] = cond[i] ? a[i] : b[i];
   return info.Env().Undefined();
@@ -799,11 +913,28 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("version", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
   o.Set("threads", omp_get_max_threads());
   o.Set("cpuRuntime", v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : v->cpu_runtime == DNNL_RUNTIME_TBB ? "TBB" : "other");
+  // The instruction set oneDNN's kernels use here (the CPU's best, or lower under ONEDNN_MAX_CPU_ISA).
+  const char* isa = "other";
+  switch (get_effective_cpu_isa()) {
+    case cpu_isa::sse41: isa = "SSE4.1"; break;
+    case cpu_isa::avx: isa = "AVX"; break;
+    case cpu_isa::avx2: isa = "AVX2"; break;
+    case cpu_isa::avx2_vnni: isa = "AVX2-VNNI"; break;
+    case cpu_isa::avx512_core: isa = "AVX-512"; break;
+    case cpu_isa::avx512_core_vnni: isa = "AVX-512 VNNI"; break;
+    case cpu_isa::avx512_core_bf16: isa = "AVX-512 BF16"; break;
+    case cpu_isa::avx512_core_amx: isa = "AVX-512 AMX"; break;
+    case cpu_isa::all: isa = "native"; break;
+    default: break;
+  }
+  o.Set("isa", isa);
   return o;
 }
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
-  omp_set_num_threads((int)num(info[0]));
+  int64_t threads = num(info[0]);
+  if (threads < 1 || threads > 4096) fail(info[0], "setThreads: expected 1 to 4096 threads, got " + std::to_string(threads));
+  omp_set_num_threads((int)threads);
   return info.Env().Undefined();
 }
 

@@ -9,7 +9,7 @@ type Dims = ReadonlyArray<number>
 
 /** The addon's functions; every output array is allocated by the caller. @internal */
 export interface Addon {
-  info(): { version: string; threads: number; cpuRuntime: string }
+  info(): { version: string; threads: number; cpuRuntime: string; isa: string }
   setThreads(threads: number): void
   conv2d(x: F32, xShape: Dims, w: F32, wShape: Dims, y: F32, yShape: Dims, strides: Dims, dilations: Dims, pads: Dims, bias: F32 | null, relu: boolean): void
   conv2dBackwardData(dy: F32, dyShape: Dims, w: F32, wShape: Dims, dx: F32, xShape: Dims, strides: Dims, dilations: Dims, pads: Dims): void

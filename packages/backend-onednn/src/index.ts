@@ -27,11 +27,11 @@ export const ONEDNN_BACKEND_NAME = "onednn"
  * @since 0.1.0
  */
 export type OnednnStatus =
-  | { readonly available: true; readonly version: string; readonly threads: number; readonly runtime: string }
+  | { readonly available: true; readonly version: string; readonly threads: number; readonly runtime: string; readonly isa: string }
   | { readonly available: false; readonly reason: string }
 
 /**
- * Reports whether the addon was built and loads, with oneDNN's version and thread count.
+ * Reports whether the addon was built and loads, with oneDNN's version, thread count and instruction set.
  *
  * @category backend
  * @since 0.1.0
@@ -40,7 +40,7 @@ export const onednnStatus = (): OnednnStatus => {
   const loaded = loadAddon()
   if ("reason" in loaded) return { available: false, reason: loaded.reason }
   const info = loaded.addon.info()
-  return { available: true, version: info.version, threads: info.threads, runtime: info.cpuRuntime }
+  return { available: true, version: info.version, threads: info.threads, runtime: info.cpuRuntime, isa: info.isa }
 }
 
 /**
@@ -86,6 +86,11 @@ export interface RegisteredOnednn {
   readonly threads: number
   /** oneDNN's threading runtime (`"OpenMP"` for Debian's build). */
   readonly runtime: string
+  /**
+   * The instruction set oneDNN's kernels use: `"AVX2"`, `"AVX-512"`, … (the CPU's best, or lower when
+   * `ONEDNN_MAX_CPU_ISA` limits it).
+   */
+  readonly isa: string
   /** The kernels that run natively (the rest are the cpu backend's). */
   readonly kernels: ReadonlyArray<string>
 }
@@ -128,7 +133,7 @@ export const registerOnednnBackend = (options: RegisterOnednnOptions = {}): Regi
     registerKernel(config)
   }
   const info = addon.info()
-  const result: RegisteredOnednn = { name, version: info.version, threads: info.threads, runtime: info.cpuRuntime, kernels: natives.map((k) => k.kernelName) }
+  const result: RegisteredOnednn = { name, version: info.version, threads: info.threads, runtime: info.cpuRuntime, isa: info.isa, kernels: natives.map((k) => k.kernelName) }
   registered.set(name, result)
   return result
 }

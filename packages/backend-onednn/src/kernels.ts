@@ -137,7 +137,7 @@ const convGradient = (
   const b = be(args)
   const p = f32(b, operands[0]), q = f32(b, operands[1])
   const info = convInfo(xShape, filterShape, args.attrs as unknown as ConvAttrs)
-  if (p === undefined || q === undefined || info === undefined) return undefined
+  if (p === undefined || q === undefined || info === undefined || p.length === 0 || q.length === 0) return undefined
   const out = floats(util.sizeFromShape(outShape as Array<number>))
   run(p, q, out, geometry(info))
   return b.makeTensorInfo(outShape, "float32", out)
@@ -156,7 +156,7 @@ export const nativeKernels = (addon: Addon, backendName: string, cpuKernel: (nam
     const b = be(args)
     const xv = f32(b, x), wv = f32(b, filter)
     const bv = bias === undefined ? null : f32(b, bias)
-    if (xv === undefined || wv === undefined || bv === undefined || (bias !== undefined && util.sizeFromShape(bias.shape) !== filter.shape[3])) return undefined
+    if (xv === undefined || wv === undefined || bv === undefined || xv.length === 0 || wv.length === 0 || (bias !== undefined && util.sizeFromShape(bias.shape) !== filter.shape[3])) return undefined
     const info = convInfo(x.shape, filter.shape, args.attrs as unknown as ConvAttrs)
     if (info === undefined) return undefined
     const g = geometry(info)
@@ -200,7 +200,7 @@ export const nativeKernels = (addon: Addon, backendName: string, cpuKernel: (nam
     const batchA = a.shape.slice(0, -2), batchB = bt.shape.slice(0, -2)
     const sizeA = util.sizeFromShape(batchA), sizeB = util.sizeFromShape(batchB)
     // One batch broadcast against the other (or equal batches); other broadcasts go to the cpu kernel.
-    if (sizeA !== sizeB && sizeA !== 1 && sizeB !== 1) return undefined
+    if ((sizeA !== sizeB && sizeA !== 1 && sizeB !== 1) || sizeA * sizeB === 0) return undefined
     const batchShape = backend_util.assertAndGetBroadcastShape(batchA, batchB)
     if (util.sizeFromShape(batchShape) !== Math.max(sizeA, sizeB)) return undefined
     const outShape = [...batchShape, m, n]

@@ -100,6 +100,12 @@ export const edgeCases = () => {
   // Empty batches: no output elements (the kernels hand these to the cpu backend).
   add("conv with an empty batch", (tf) => tf.conv2d(tf.zeros([0, 5, 5, 3]), t(tf, [3, 3, 3, 4]), 1, "same"))
   add("maxPool with an empty batch", (tf) => tf.maxPool(tf.zeros([0, 4, 4, 3]), 2, 2, "valid"))
+  add("conv with no input channels", (tf) => tf.conv2d(tf.zeros([2, 4, 4, 0]), tf.zeros([3, 3, 0, 2]), 1, "same"))
+  add("matMul with an empty batch, no rows, no inner dimension", (tf) => [
+    tf.matMul(tf.zeros([0, 3, 4]), tf.zeros([0, 4, 3])),
+    tf.matMul(tf.zeros([2, 0, 4]), t(tf, [2, 4, 3])),
+    tf.matMul(tf.zeros([2, 3, 0]), tf.zeros([2, 0, 4]))
+  ])
 
   for (const c of [1, 3, 9]) {
     for (const [h, k, s] of [[1, 1, 1], [1, 2, 2], [2, 3, 3], [3, 3, 1], [5, 2, 3], [4, 4, 4]]) {
@@ -138,7 +144,6 @@ export const edgeCases = () => {
     add(`batch norm in training [${shape}]`, (tf) => {
       const c = shape[shape.length - 1]
       const x = t(tf, shape), scale = t(tf, [c]), offset = t(tf, [c]), dy = t(tf, shape)
-      const axes = shape.map((_, i) => i).slice(0, -1)
       if (tf.getKernel("SimclrBatchNormTraining", tf.getBackend()) === undefined) {
         // The reference where the fused kernels are missing (cpu): the layer and its gradient in float64.
         const ref = batchNormTrainingFloat64(x.dataSync(), scale.dataSync(), offset.dataSync(), dy.dataSync(), c, 1e-3)

@@ -8,6 +8,7 @@ import "@tensorflow/tfjs-backend-cpu"
 import * as tf from "@tensorflow/tfjs"
 import { seededRandom } from "@simclr/test-utils"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { loadAddon } from "../src/addon.ts"
 import { onednnStatus, registerOnednnBackend } from "../src/index.ts"
 // @ts-expect-error: plain JavaScript shared with memcheck.mjs (no declarations)
 import { edgeCases } from "./edge-cases.mjs"
@@ -67,6 +68,7 @@ const tensor = (shape: ReadonlyArray<number>, source = rng) => {
   for (let i = 0; i < size; i++) v[i] = source.uniform() * 2 - 1
   return v
 }
+const zeros = (n: number) => new Float32Array(n)
 /** Values drawn inside a function that `onBoth` runs twice: the same on both backends. */
 const fixed = (shape: ReadonlyArray<number>) => tf.tensor(tensor(shape, seededRandom(7)), [...shape])
 
@@ -337,6 +339,55 @@ describe.skipIf(skipReason !== undefined && !required)("@simclr/backend-onednn k
       registerOnednnBackend({ threads })
       tf.setBackend("cpu")
     }
+  })
+
+  it("the addon refuses arrays and shapes that disagree (a named error, never a read or write past an array)", () => {
+    const loaded = loadAddon()
+    if (!("addon" in loaded)) throw new Error(loaded.reason)
+    const a = loaded.addon
+    const cases: Array<[string, () => void, RegExp]> = [
+      ["conv2d: y one element short", () => a.conv2d(zeros(2 * 4 * 4 * 3), [2, 4, 4, 3], zeros(27 * 5), [3, 3, 3, 5], zeros(2 * 4 * 4 * 5 - 1), [2, 4, 4, 5], [1, 1], [1, 1], [1, 1, 1, 1], null, false), /y: has 159 elements, the shapes need 160/],
+      ["conv2d: x of another type", () => a.conv2d(new Int32Array(96) as never, [2, 4, 4, 3], zeros(135), [3, 3, 3, 5], zeros(160), [2, 4, 4, 5], [1, 1], [1, 1], [1, 1, 1, 1], null, false), /x: wrong element type/],
+      ["conv2d: a bias of the wrong size", () => a.conv2d(zeros(96), [2, 4, 4, 3], zeros(135), [3, 3, 3, 5], zeros(160), [2, 4, 4, 5], [1, 1], [1, 1], [1, 1, 1, 1], zeros(4), false), /bias: has 4 elements, the shapes need 5/],
+      ["conv2d: an output shape that the geometry does not give", () => a.conv2d(zeros(96), [2, 4, 4, 3], zeros(135), [3, 3, 3, 5], zeros(2 * 5 * 5 * 5), [2, 5, 5, 5], [1, 1], [1, 1], [1, 1, 1, 1], null, false), /could not create a descriptor for a dilated convolution/],
+      ["conv2d: stride 0", () => a.conv2d(zeros(96), [2, 4, 4, 3], zeros(135), [3, 3, 3, 5], zeros(160), [2, 4, 4, 5], [0, 1], [1, 1], [1, 1, 1, 1], null, false), /strides and dilations must be at least 1/],
+      ["conv2d: a shape of rank 3", () => a.conv2d(zeros(96), [2, 4, 12], zeros(135), [3, 3, 3, 5], zeros(160), [2, 4, 4, 5], [1, 1], [1, 1], [1, 1, 1, 1], null, false), /x shape: expected 4 values, got 3/],
+      ["conv2dBackwardFilter: dw too large", () => a.conv2dBackwardFilter(zeros(96), [2, 4, 4, 3], zeros(160), [2, 4, 4, 5], zeros(136), [3, 3, 3, 5], [1, 1], [1, 1], [1, 1, 1, 1]), /dw: has 136 elements, the shapes need 135/],
+      ["conv2dBackwardData: dy too small", () => a.conv2dBackwardData(zeros(159), [2, 4, 4, 5], zeros(135), [3, 3, 3, 5], zeros(96), [2, 4, 4, 3], [1, 1], [1, 1], [1, 1, 1, 1]), /dy: has 159 elements/],
+      ["matmul: b with another inner size", () => a.matmul(zeros(12), [1, 3, 4], zeros(15), [1, 5, 3], false, false, zeros(9), null, false), /b has 5 rows/],
+      ["matmul: batches that do not broadcast", () => a.matmul(zeros(24), [2, 3, 4], zeros(36), [3, 4, 3], false, false, zeros(27), null, false), /batch sizes 2 and 3 do not broadcast/],
+      ["pool2d: x too small", () => a.pool2d(true, zeros(10), [1, 4, 4, 1], zeros(4), [1, 2, 2, 1], [2, 2], [2, 2], [0, 0, 0, 0]), /x: has 10 elements, the shapes need 16/],
+      ["binary: shapes that do not broadcast", () => a.binary(0, zeros(6), [2, 3], zeros(4), [2, 2], zeros(6), [2, 3]), /do not broadcast/],
+      ["binary: a comparison into float32", () => a.binary(8, zeros(6), [2, 3], zeros(6), [2, 3], zeros(6), [2, 3]), /out: wrong element type/],
+      ["unary: out shorter than x", () => a.unary(0, zeros(10), zeros(9), 0, 0), /out: has 9 elements, the shapes need 10/],
+      ["batchNorm: 3 channels for 10 values", () => a.batchNorm(zeros(10), zeros(10), 3, zeros(3), zeros(3), null, null, 1e-3), /channels: 3 does not divide the 10 values/],
+      ["batchNorm: a mean of 2 values for 5 channels", () => a.batchNorm(zeros(10), zeros(10), 5, zeros(2), zeros(5), null, null, 1e-3), /mean: has 2 values, expected 1 or 5/],
+      ["bnTrain: an empty x", () => a.bnTrain(zeros(0), 1, zeros(1), zeros(1), 1e-3, zeros(0), zeros(1), zeros(1)), /x is empty/],
+      ["bnTrainGrad: dx too small", () => a.bnTrainGrad(zeros(12), zeros(12), 4, zeros(4), zeros(4), zeros(4), 1e-3, zeros(8), zeros(4), zeros(4)), /dx: has 8 elements, the shapes need 12/],
+      ["reduce: out too small", () => a.reduce(0, zeros(24), [2, 3, 4], zeros(7)), /out: has 7 elements, the shapes need 8/],
+      ["reduce: nothing to reduce", () => a.reduce(2, zeros(0), [2, 0, 4], zeros(8)), /nothing to reduce/],
+      ["copy: a source offset past the end", () => a.copy(zeros(6), 3, [3, 1], zeros(6), 0, [3, 1], [2, 3]), /source: the copy reaches elements 3 to 8 of 6/],
+      ["copy: a negative stride before the start", () => a.copy(zeros(6), 0, [-3, 1], zeros(6), 0, [3, 1], [2, 3]), /source: the copy reaches elements -3 to 2 of 6/],
+      ["copy: a destination too small", () => a.copy(zeros(6), 0, [3, 1], zeros(5), 0, [3, 1], [2, 3]), /destination: the copy reaches elements 0 to 5 of 5/],
+      ["gather: out too small", () => a.gather(zeros(6), [1, 3, 2], new Int32Array([0, 2]), zeros(3)), /out: has 3 elements, the shapes need 4/],
+      ["gather: an index past the axis", () => a.gather(zeros(6), [1, 3, 2], new Int32Array([3]), zeros(2)), /index 3 is not in \[0, 2\]/],
+      ["select: a condition of another length", () => a.select(new Uint8Array(5), zeros(6), zeros(6), zeros(6)), /condition: has 5 elements, the shapes need 6/],
+      ["setThreads: 0", () => a.setThreads(0), /expected 1 to 4096 threads, got 0/]
+    ]
+    const wrong = cases.flatMap(([label, call, message]) => {
+      try {
+        call()
+        return [`${label}: did not throw`]
+      } catch (error) {
+        const text = error instanceof Error ? error.message : String(error)
+        return message.test(text) ? [] : [`${label}: threw "${text}"`]
+      }
+    })
+    expect(wrong).toEqual([])
+    // Still working after every refusal.
+    const out = zeros(4)
+    a.binary(0, Float32Array.of(1, 2, 3, 4), [4], Float32Array.of(1), [1], out, [4])
+    expect(Array.from(out)).toEqual([2, 3, 4, 5])
   })
 
   it("Slice, Transpose, Tile, Reverse, PadV2 and Concat are bit-exact, for float32 and int32", () => {

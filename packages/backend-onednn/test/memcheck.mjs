@@ -24,4 +24,4 @@ for (const { label, fn } of cases) {
   tf.dispose(out)
   if (tf.memory().numTensors !== before) throw new Error(`memcheck: ${label} leaked tensors`)
 }
-console.log(`memcheck: ${cases.length} edge cases on oneDNN ${status.version} (${threads} threads) in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+console.log(`memcheck: ${cases.length} edge cases on oneDNN ${status.version} (${threads} thread${threads === 1 ? "" : "s"}) in ${((Date.now() - started) / 1000).toFixed(1)} s`)

@@ -108,11 +108,12 @@ const isInstalled = (specifier: string): boolean => {
   }
 }
 
-/** What the oneDNN backend reports once registered: its version, thread count and threading runtime. */
+/** What the oneDNN backend reports once registered: its version, thread count, threading runtime and instruction set. */
 interface OnednnDetail {
   readonly version: string
   readonly threads: number
   readonly runtime: string
+  readonly isa: string
 }
 
 /** Imports, registers and selects one candidate; for the oneDNN backend, returns what it reports. */
@@ -175,7 +176,7 @@ export const selectBackend = (
           : "requested"
         const onednn = result.success
         if (onednn !== undefined) {
-          return { name: candidate.name, package: candidate.package, reason: `${how}; oneDNN ${onednn.version}, ${threadCount(onednn.threads)} (${onednn.runtime})`, threads: onednn.threads }
+          return { name: candidate.name, package: candidate.package, reason: `${how}; oneDNN ${onednn.version}, ${threadCount(onednn.threads)} (${onednn.runtime}), ${onednn.isa}`, threads: onednn.threads }
         }
         if (candidate.name !== "wasm") return { name: candidate.name, package: candidate.package, reason: how }
         // Stock wasm cannot train convolutions (no Conv2DBackpropFilter): add the missing kernels.
