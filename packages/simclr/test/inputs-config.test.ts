@@ -66,7 +66,7 @@ describe("unknown config keys", () => {
     Effect.gen(function*() {
       const demo = pretrainPresets.demo()
       assert.deepStrictEqual(yield* decodePretrainConfig(demo), demo)
-      const official = { ...pretrainPresets.imagenet(), augment: { size: [224, 224], flip: 0.5 } }
+      const official = { ...pretrainPresets.imagenet(), augment: { size: [224, 224] as [number, number], flip: 0.5 } }
       assert.deepStrictEqual(yield* decodePretrainConfig(official), official)
     }))
 

@@ -141,7 +141,7 @@ describe("run folders (requireRunFolder, readRunConfig, loadRun)", () => {
 
   it.effect("finetune refuses a pretrain run as its output folder before reading any data or model, and leaves the run as it was", () =>
     Effect.gen(function*() {
-      const message = yield* failure(finetune(at("run"), synthetic({ size: 20, imageSize: 8 }), finetuneDefaults(), { out: at("run") }), "RunFolderError")
+      const message = yield* failure(finetune<never, never>(at("run"), synthetic({ size: 20, imageSize: 8 }), finetuneDefaults(), { out: at("run") }), "RunFolderError")
       assert.strictEqual(message, `run folder ${at("run")}: is a pretrain run folder; expected a new or empty folder, or ${FINETUNE}`)
     }))
 })
