@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import type { DataStreamError } from "@simclr/data-stream"
+import type { DataStreamError, Source } from "@simclr/data-stream"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { Command, Flag } from "effect/cli"
@@ -20,10 +20,10 @@ import { demo, formatDemoTable } from "./demo.ts"
 import { type Accuracy, knnEvaluate, linearEvaluate } from "./evaluate.ts"
 import { extractFeatures, type Features } from "./extractFeatures.ts"
 import { finetune, finetuneDefaults } from "./finetune.ts"
-import { loadRun, readRunConfig } from "./loadRun.ts"
+import { loadRun, readRunConfig, requireRunFolder } from "./loadRun.ts"
 import { labelSubset } from "./labelSubset.ts"
 import { buildSimclrModel, pretrain, type PretrainConfig, type StepMetrics } from "./pretrain.ts"
-import { resolveData } from "./resolveData.ts"
+import { pathProblem, resolveData } from "./resolveData.ts"
 import { writeNpy } from "./writeNpy.ts"
 
 const backendFlag = Flag.Literals("backend", ["auto", "tensorflow", "onednn", "wasm", "cpu"]).pipe(
@@ -45,6 +45,13 @@ const useBackend = (choice: BackendChoice, threads: { readonly _tag: "Some"; rea
     )
     tf.env().set("PROD", true)
     yield* Effect.log(`backend: ${selected.name} (${selected.package}; ${selected.reason})`)
+  })
+
+/** A text file a flag names, parsed; one that cannot be read or parsed is an `InvalidConfigError` naming the flag, the path and what was expected. */
+const readTextFile = <A>(path: string, flag: string, expected: string, parse: (text: string) => A): Effect.Effect<A, InvalidConfigError> =>
+  Effect.tryPromise({
+    try: async () => parse(await readFile(path, "utf8")),
+    catch: (e) => new InvalidConfigError({ source: `${flag} ${path}`, issues: `${pathProblem(e)}; expected ${expected}` })
   })
 
 /** Flags that override a config value, only when given. */
@@ -112,9 +119,10 @@ const demoCommand = Command.make(
   },
   (flags) =>
     Effect.gen(function*() {
-      yield* useBackend(flags.backend, flags.threads)
       const epochs = pick(flags.epochs)
       const config = yield* decodePretrainConfig({ ...pretrainPresets.demo(), ...(epochs === undefined ? {} : { epochs }) }, "--epochs")
+      yield* requireRunFolder(flags.out, "pretrain", "write")
+      yield* useBackend(flags.backend, flags.threads)
       const result = yield* withProgress(config, Math.floor(flags.trainImages / config.batchSize), (progress) =>
         demo({ out: flags.out, config, trainImages: flags.trainImages, onPhase: (phase) => process.stderr.write(`${phase}…\n`), ...progress }))
       process.stdout.write(`\n${formatDemoTable(result)}\n\n`)
@@ -142,18 +150,11 @@ const pretrainCommand = Command.make(
   },
   (flags) =>
     Effect.gen(function*() {
-      yield* useBackend(flags.backend, flags.threads)
+      // Everything the user typed is checked before a backend starts or a folder is touched.
       const preset = pretrainPresets[flags.preset as PresetId]()
-      const fromFile = flags.config._tag === "Some"
-        ? yield* Effect.tryPromise({
-          try: async () => {
-            const path = flags.config._tag === "Some" ? flags.config.value : ""
-            const text = await readFile(path, "utf8")
-            return (/\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text)) as Record<string, unknown>
-          },
-          catch: (e) => new InvalidConfigError({ source: String(flags.config), issues: e instanceof Error ? e.message : String(e) })
-        })
-        : {}
+      const configPath = pick(flags.config)
+      const fromFile = configPath === undefined ? {} : yield* readTextFile(configPath, "--config", "a JSON or YAML (.yaml/.yml) config file", (text) =>
+        (/\.ya?ml$/i.test(configPath) ? parseYaml(text) : JSON.parse(text)) as Record<string, unknown>)
       const overrides = Object.fromEntries(
         Object.entries({
           epochs: pick(flags.epochs),
@@ -168,8 +169,10 @@ const pretrainCommand = Command.make(
       const merged = { ...preset, ...fromFile, ...overrides } as Record<string, unknown>
       const learningRate = pick(flags.learningRate)
       if (learningRate !== undefined) merged["optimizer"] = { ...(merged["optimizer"] as object), learningRate }
-      const config = yield* decodePretrainConfig(merged, "flags and config")
+      const config = yield* decodePretrainConfig(merged, configPath === undefined ? "flags" : `${configPath} and flags`)
+      yield* requireRunFolder(flags.out, "pretrain", "write")
       const source = yield* resolveData(flags.data, { imageSize: config.imageSize })
+      yield* useBackend(flags.backend, flags.threads)
       const perEpoch = source._tag === "IndexedSource" ? Math.floor(source.size / config.batchSize) : undefined
       const result = yield* withProgress(config, perEpoch, (progress) => pretrain(source, config, { out: flags.out, ...progress }))
       yield* Effect.log(`${result.ending}: ${result.steps} steps in ${result.seconds.toFixed(1)} s; checkpoint ${result.checkpoint ?? "none"}`)
@@ -192,18 +195,32 @@ const evalFlags = {
 
 type Baseline = "none" | "random-init" | "raw-pixels"
 
-const featuresOf = (run: string, trainSpec: string, testSpec: string, output: "h" | "z", baseline: Baseline, labelFraction: number | undefined) =>
+/**
+ * The run's config and the labeled sources `--train` and `--test` name, checked before any work: a path
+ * that is not a pretrain run or not labeled data is named with what was expected.
+ */
+const evalInputs = (run: string, trainSpec: string, testSpec: string) =>
   Effect.gen(function*() {
     const config = yield* readRunConfig(run)
+    const labeled = (flag: string, spec: string, split: "train" | "test") =>
+      Effect.flatMap(resolveData(spec, { split, imageSize: config.imageSize }), (source) =>
+        source.classes === undefined
+          ? Effect.fail(new InvalidConfigError({ source: `${flag} ${spec}`, issues: "has no labels; evaluation needs labeled data (class sub-folders, a CSV with labels, IDX or CIFAR labels)" }))
+          : Effect.succeed(source))
+    return { config, train: yield* labeled("--train", trainSpec, "train"), test: yield* labeled("--test", testSpec, "test") }
+  })
+
+const featuresOf = (run: string, inputs: Effect.Success<ReturnType<typeof evalInputs>>, output: "h" | "z", baseline: Baseline, labelFraction: number | undefined) =>
+  Effect.gen(function*() {
+    const { config } = inputs
     const size = config.imageSize
     // Raw pixels need no model; random init is the run's encoder rebuilt from its seeds, untrained.
     const loaded = baseline === "none" ? yield* loadRun(run) : baseline === "random-init" ? { ...buildSimclrModel(config), step: 0 } : undefined
     const model = loaded === undefined ? (images: tf.Tensor4D): tf.Tensor => images : loaded.model
     const index = output === "h" ? 0 : 2
-    const extract = (spec: string, split: "train" | "test"): Effect.Effect<Features, DataStreamError> =>
-      Effect.flatMap(resolveData(spec, { split, imageSize: size }), (source) => extractFeatures(model, source, { imageSize: size, output: index }))
-    const train = yield* extract(trainSpec, "train")
-    const test = yield* extract(testSpec, "test").pipe(Effect.ensuring(Effect.sync(() => loaded?.model.dispose())))
+    const extract = (source: Source): Effect.Effect<Features, DataStreamError> => extractFeatures(model, source, { imageSize: size, output: index })
+    const train = yield* extract(inputs.train)
+    const test = yield* extract(inputs.test).pipe(Effect.ensuring(Effect.sync(() => loaded?.model.dispose())))
     if (train.labels === undefined || test.labels === undefined) {
       return yield* new InvalidConfigError({ source: "--train/--test", issues: "evaluation needs labeled data (class sub-folders, a CSV with labels, IDX or CIFAR labels)" })
     }
@@ -252,8 +269,9 @@ const linearEvalCommand = Command.make(
   },
   (flags) =>
     Effect.gen(function*() {
+      const inputs = yield* evalInputs(flags.run, flags.train, flags.test)
       yield* useBackend(flags.backend, flags.threads)
-      const { train, test, step, classes } = yield* featuresOf(flags.run, flags.train, flags.test, flags.output, flags.baseline, pick(flags.labelFraction))
+      const { train, test, step, classes } = yield* featuresOf(flags.run, inputs, flags.output, flags.baseline, pick(flags.labelFraction))
       const x = tf.tensor2d(train.values, [train.count, train.dim])
       const xt = tf.tensor2d(test.values, [test.count, test.dim])
       const accuracy = linearEvaluate(x, train.labels!, xt, test.labels!, { classes, epochs: flags.epochs, batchSize: flags.batchSize, learningRate: flags.learningRate, standardize: flags.standardize })
@@ -271,8 +289,9 @@ const knnCommand = Command.make(
   },
   (flags) =>
     Effect.gen(function*() {
+      const inputs = yield* evalInputs(flags.run, flags.train, flags.test)
       yield* useBackend(flags.backend, flags.threads)
-      const { train, test, step, classes } = yield* featuresOf(flags.run, flags.train, flags.test, flags.output, flags.baseline, pick(flags.labelFraction))
+      const { train, test, step, classes } = yield* featuresOf(flags.run, inputs, flags.output, flags.baseline, pick(flags.labelFraction))
       const x = tf.tensor2d(train.values, [train.count, train.dim])
       const xt = tf.tensor2d(test.values, [test.count, test.dim])
       const accuracy = knnEvaluate(x, train.labels!, xt, test.labels!, { k: flags.k, temperature: flags.temperature, classes })
@@ -302,18 +321,17 @@ const finetuneCommand = Command.make(
   },
   (flags) =>
     Effect.gen(function*() {
-      yield* useBackend(flags.backend, flags.threads)
       const { imageSize } = yield* readRunConfig(flags.run)
+      const out = pick(flags.out) ?? join(flags.run, "finetune")
+      yield* requireRunFolder(out, "finetune", "write")
       const source = yield* resolveData(flags.data, { split: "train", imageSize })
       const test = flags.test._tag === "Some" ? yield* resolveData(flags.test.value, { split: "test", imageSize }) : undefined
-      const out = pick(flags.out) ?? join(flags.run, "finetune")
       const fraction = pick(flags.labelFraction)
       const perClass = pick(flags.labelsPerClass)
       const idsFile = pick(flags.labelIds)
-      const labelIds = idsFile === undefined ? undefined : yield* Effect.tryPromise({
-        try: async () => (await readFile(idsFile, "utf8")).split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#")),
-        catch: (e) => new InvalidConfigError({ source: "--label-ids", issues: e instanceof Error ? e.message : String(e) })
-      })
+      const labelIds = idsFile === undefined ? undefined : yield* readTextFile(idsFile, "--label-ids", "a text file of image ids, one a line", (text) =>
+        text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#")))
+      yield* useBackend(flags.backend, flags.threads)
       const result = yield* finetune(flags.run, source, {
         ...finetuneDefaults(),
         epochs: flags.epochs,
@@ -346,9 +364,10 @@ const embedCommand = Command.make(
   },
   (flags) =>
     Effect.gen(function*() {
+      const { imageSize } = yield* readRunConfig(flags.run)
+      const source = yield* resolveData(flags.data, { split: "test", imageSize })
       yield* useBackend(flags.backend, flags.threads)
       const loaded = yield* loadRun(flags.run)
-      const source = yield* resolveData(flags.data, { split: "test", imageSize: loaded.config.imageSize })
       const features = yield* extractFeatures(loaded.model, source, { imageSize: loaded.config.imageSize, output: flags.output === "h" ? 0 : 2 }).pipe(
         Effect.ensuring(Effect.sync(() => loaded.model.dispose()))
       )
@@ -373,6 +392,7 @@ const exportCommand = Command.make(
   },
   (flags) =>
     Effect.gen(function*() {
+      yield* readRunConfig(flags.run)
       yield* useBackend(flags.backend, flags.threads)
       const loaded = yield* loadRun(flags.run)
       const saved = yield* Effect.promise(() => saveModel(flags.withHead ? loaded.model : loaded.encoder, flags.out)).pipe(

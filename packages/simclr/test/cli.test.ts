@@ -103,6 +103,22 @@ describe("simclr CLI", () => {
     expect({ status: tuned.status, stderr: tuned.stderr }).toMatchObject({ status: 0 })
     const tunedResult = JSON.parse(readFileSync(join(out, "finetune", "results.json"), "utf8")) as { labeled: number; steps: number; test: { count: number } }
     expect([tunedResult.labeled, tunedResult.steps, tunedResult.test.count]).toEqual([20, 2, 20])
+    // The real folders told apart, before any work: the finetune output is not a pretrain run, the pretrain run is not a finetune output.
+    const runConfig = readFileSync(join(out, "config.json"), "utf8")
+    const tunedConfig = readFileSync(join(out, "finetune", "config.json"), "utf8")
+    const asRun = run(["linear-eval", "--run", join(out, "finetune"), "--train", "synthetic:80", "--test", "synthetic:40", "--backend", "cpu"])
+    expect({ status: asRun.status, stdout: asRun.stdout, stderr: asRun.stderr }).toEqual({
+      status: 1,
+      stdout: "",
+      stderr: `simclr: run folder ${join(out, "finetune")}: is a finetune output folder (fine-tuned from ${out}); expected a pretrain run folder (config.json and checkpoints/, written by simclr pretrain or demo)\n`
+    })
+    const asOut = run(["finetune", "--run", out, "--data", "synthetic:40", "--out", out, "--backend", "cpu"])
+    expect({ status: asOut.status, stdout: asOut.stdout, stderr: asOut.stderr }).toEqual({
+      status: 1,
+      stdout: "",
+      stderr: `simclr: run folder ${out}: is a pretrain run folder; expected a new or empty folder, or a finetune output folder (config.json naming its pretrain run, and checkpoints/, written by simclr finetune)\n`
+    })
+    expect([readFileSync(join(out, "config.json"), "utf8"), readFileSync(join(out, "finetune", "config.json"), "utf8")]).toEqual([runConfig, tunedConfig])
     // An explicit list of labeled images (ids as the source names them; blank lines and comments ignored).
     const ids = join(root, "ids.txt")
     writeFileSync(ids, "# my labeled images\nsynthetic#3\n\nsynthetic#7\nsynthetic#12\n")
