@@ -7,9 +7,10 @@
  */
 import type * as tfl from "@tensorflow/tfjs-layers"
 import { Effect, Option } from "effect"
-import { readdir, readFile, stat } from "node:fs/promises"
-import { join } from "node:path"
-import { type CheckpointError, readLatestCheckpoint, restoreCheckpoint } from "./checkpoint.ts"
+import { constants } from "node:fs"
+import { access, readdir, readFile, stat } from "node:fs/promises"
+import { dirname, join } from "node:path"
+import { type Checkpoint, type CheckpointError, readLatestCheckpoint, restoreCheckpoint } from "./checkpoint.ts"
 import { disposeState } from "./optimizers.ts"
 import { buildSimclrModel, type PretrainConfig, RunFolderError } from "./pretrain.ts"
 import { pathProblem } from "./resolveData.ts"
@@ -55,6 +56,8 @@ interface Inspected {
   readonly config: Record<string, unknown> | undefined
   /** Nothing there yet (missing or empty): a run may be written to it. */
   readonly fresh: boolean
+  /** A file, not a folder. */
+  readonly file?: true
   /** What the path is, in words. */
   readonly what: string
 }
@@ -62,14 +65,18 @@ interface Inspected {
 /** A path that holds no run. */
 const other = (what: string, fresh = false): Inspected => ({ kind: undefined, config: undefined, fresh, what })
 
+/** Nothing at the path (ENOENT), or a part of it is a file (ENOTDIR). */
+const isMissing = (error: unknown) => ["ENOENT", "ENOTDIR"].includes(String((error as { code?: unknown }).code))
+
 /** What is at `path`; a path that cannot be read throws. */
 const inspect = async (path: string): Promise<Inspected> => {
+  let missing = ""
   const info = await stat(path).catch((error: unknown) => {
-    if ((error as { code?: unknown }).code === "ENOENT") return undefined
-    throw error
+    if (!isMissing(error)) throw error
+    missing = pathProblem(error)
   })
-  if (info === undefined) return other("does not exist", true)
-  if (!info.isDirectory()) return other("is a file, not a folder")
+  if (info === undefined) return other(missing, true)
+  if (!info.isDirectory()) return { ...other("is a file, not a folder"), file: true }
   const names = (await readdir(path, { withFileTypes: true })).map((e) => (e.isDirectory() ? `${e.name}/` : e.name)).toSorted()
   if (names.length === 0) return other("is an empty folder", true)
   if (!names.includes("config.json")) return other(`is not a run folder: it has no config.json (it holds ${names.slice(0, 3).join(", ")}${names.length > 3 ? ", …" : ""})`)
@@ -89,10 +96,56 @@ const inspect = async (path: string): Promise<Inspected> => {
 }
 
 /**
+ * Why a command could not write at `path` (create it as a file or folder, or files in it), in words, or
+ * undefined when it can: the nearest folder on the path that exists must be writable, and no part of
+ * the path a file (the path itself may be a file, to be replaced). A path that cannot be looked at throws.
+ *
+ * @category training
+ * @since 0.1.0
+ */
+export const writeProblem = async (path: string): Promise<string | undefined> => {
+  for (let at = path; ; at = dirname(at)) {
+    const info = await stat(at).catch((error: unknown) => (isMissing(error) ? undefined : Promise.reject(error)))
+    if (info?.isDirectory() === true) {
+      return access(at, constants.W_OK).then(() => undefined, (error: unknown) => {
+        const denied = (error as { code?: unknown }).code === "EROFS" ? "a read-only file system" : "permission denied"
+        return at === path ? `cannot be written (${denied})` : `cannot be created (${at === "." ? "the current folder" : at}: ${denied})`
+      })
+    }
+    if (info !== undefined && at !== path) return `cannot be created (${at} is a file)`
+    if (dirname(at) === at) return undefined
+  }
+}
+
+/**
+ * Why a command could not write its output at `path`: a file (embed's `.npy`: not a folder) or a
+ * folder of files (export's model.json and shards: not a file, not a run folder), in words, or
+ * undefined when it can (see `writeProblem`).
+ *
+ * @category training
+ * @since 0.1.0
+ */
+export const outputProblem = async (path: string, expects: "file" | "folder"): Promise<string | undefined> => {
+  try {
+    if (expects === "file") {
+      const info = await stat(path).catch((error: unknown) => (isMissing(error) ? undefined : Promise.reject(error)))
+      if (info?.isDirectory() === true) return "is a folder, not a file"
+    } else {
+      const found = await inspect(path)
+      if (found.kind !== undefined || found.file === true) return found.what
+    }
+    return await writeProblem(path)
+  } catch (error) {
+    return pathProblem(error)
+  }
+}
+
+/**
  * Checks what `path` holds before a command reads or writes a run there. `"read"`: it must be a run
  * folder of `kind`, and its `config.json` is returned. `"write"`: it may also be missing or empty (then
- * `undefined`). Anything else is a `RunFolderError` naming the path, what it is (missing, unreadable, a
- * file, a data folder, a run of the other kind, …) and what was expected.
+ * `undefined`), and it must be writable. Anything else is a `RunFolderError` naming the path, what it is
+ * (missing, unreadable, a file, a data folder, a run of the other kind, not writable, …) and what was
+ * expected.
  *
  * @category training
  * @since 0.1.0
@@ -100,11 +153,14 @@ const inspect = async (path: string): Promise<Inspected> => {
 export const requireRunFolder = (path: string, kind: RunKind, use: "read" | "write" = "read"): Effect.Effect<Record<string, unknown> | undefined, RunFolderError> => {
   const expected = use === "read" ? EXPECTED[kind] : `a new or empty folder, or ${EXPECTED[kind]}`
   const fail = (what: string) => new RunFolderError({ path, reason: `${what}; expected ${expected}` })
-  return Effect.tryPromise({ try: () => inspect(path), catch: (error) => fail(pathProblem(error)) }).pipe(
-    Effect.flatMap((found) =>
-      found.kind === kind ? Effect.succeed(found.config) : use === "write" && found.fresh ? Effect.succeed(undefined) : Effect.fail(fail(found.what))
-    )
-  )
+  return Effect.tryPromise({
+    try: async () => {
+      const found = await inspect(path)
+      if (found.kind !== kind && !(use === "write" && found.fresh)) return { problem: found.what }
+      return { problem: use === "write" ? await writeProblem(path) : undefined, config: found.config }
+    },
+    catch: (error) => fail(pathProblem(error))
+  }).pipe(Effect.flatMap(({ problem, config }) => (problem === undefined ? Effect.succeed(config) : Effect.fail(fail(problem)))))
 }
 
 /**
@@ -118,24 +174,56 @@ export const readRunConfig = (out: string): Effect.Effect<PretrainConfig, RunFol
   Effect.map(requireRunFolder(out, "pretrain"), (config) => config as unknown as PretrainConfig)
 
 /**
- * Loads the newest checkpoint of the run in `out` into a freshly built model.
+ * A pretrain run as saved: its config and newest intact checkpoint.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SavedRun {
+  readonly config: PretrainConfig
+  readonly checkpoint: Checkpoint
+}
+
+/**
+ * Reads the config and the newest intact checkpoint of the run in `out` without building a model (no
+ * backend is needed), so that a run without a checkpoint is refused before a command starts its work.
  *
  * @category training
  * @since 0.1.0
  */
-export const loadRun = (out: string): Effect.Effect<LoadedRun, RunFolderError | CheckpointError> =>
+export const readRun = (out: string): Effect.Effect<SavedRun, RunFolderError | CheckpointError> =>
   Effect.gen(function*() {
     const config = yield* readRunConfig(out)
     const latest = yield* readLatestCheckpoint(join(out, "checkpoints"))
-    if (Option.isNone(latest)) return yield* new RunFolderError({ path: out, reason: "has no checkpoint yet" })
+    if (Option.isNone(latest)) return yield* new RunFolderError({ path: out, reason: `has no checkpoint yet; expected ${EXPECTED.pretrain}` })
+    return { config, checkpoint: latest.value }
+  })
+
+/**
+ * A freshly built model with a read run's checkpoint restored into it.
+ *
+ * @category training
+ * @since 0.1.0
+ */
+export const buildRun = ({ config, checkpoint }: SavedRun): Effect.Effect<LoadedRun, CheckpointError> =>
+  Effect.suspend(() => {
     const built = buildSimclrModel(config)
-    const restored = yield* Effect.try({
-      try: () => restoreCheckpoint(latest.value, built.model),
+    return Effect.try({
+      try: () => {
+        disposeState(restoreCheckpoint(checkpoint, built.model))
+        return { config, ...built, step: checkpoint.step, checkpoint: checkpoint.path }
+      },
       catch: (error) => {
         built.model.dispose()
         return error as CheckpointError
       }
     })
-    disposeState(restored)
-    return { config, ...built, step: latest.value.step, checkpoint: latest.value.path }
   })
+
+/**
+ * Loads the newest checkpoint of the run in `out` into a freshly built model.
+ *
+ * @category training
+ * @since 0.1.0
+ */
+export const loadRun = (out: string): Effect.Effect<LoadedRun, RunFolderError | CheckpointError> => Effect.flatMap(readRun(out), buildRun)

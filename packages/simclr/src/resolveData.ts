@@ -7,6 +7,7 @@
 import {
   type DataStreamError,
   DatasetNotFoundError,
+  EmptyDatasetError,
   FASHION_MNIST_CLASSES,
   fromCifar,
   fromCsv,
@@ -79,11 +80,11 @@ export const pathProblem = (error: unknown): string => {
 }
 
 /** What `--data`, `--train` and `--test` take. */
-const EXPECTED_DATA = "a folder of images (sub-folders = classes), a glob, a CSV list, an IDX or CIFAR file or folder, or synthetic[:count[:seed]]"
+const EXPECTED_DATA = "expected a folder of images (sub-folders = classes), a glob, a CSV list, an IDX or CIFAR file or folder, or synthetic[:count[:seed]]"
 
 /** A file-system call on the data path; its failure names the path, the problem and what was expected. */
 const onDataPath = <A>(spec: string, run: () => Promise<A>): Effect.Effect<A, DatasetNotFoundError> =>
-  Effect.tryPromise({ try: run, catch: (e) => new DatasetNotFoundError({ path: spec, reason: `${pathProblem(e)}; expected ${EXPECTED_DATA}` }) })
+  Effect.tryPromise({ try: run, catch: (e) => new DatasetNotFoundError({ path: spec, reason: `${pathProblem(e)}; ${EXPECTED_DATA}` }) })
 
 /**
  * A source from a `--data` string. A path that does not exist or cannot be read is a
@@ -122,5 +123,9 @@ export const resolveData = (spec: string, options: DataSpecOptions): Effect.Effe
       return yield* fromIdx(imagesPath, labels === undefined ? classes : { labels, ...classes })
     }
     if (names.some((n) => /^(data_batch_\d+|test_batch|train|test)\.bin$/.test(n))) return yield* fromCifar(spec, { split })
-    return yield* fromDirectory(spec)
+    // A run folder (what --run and --out take) given as data holds no images: say what it is.
+    const isRun = names.includes("config.json") && names.includes("checkpoints")
+    return yield* fromDirectory(spec).pipe(Effect.mapError((e) =>
+      e._tag === "EmptyDatasetError" && isRun ? new EmptyDatasetError({ source: spec, reason: `is a run folder (config.json and checkpoints/), not images; ${EXPECTED_DATA}` }) : e
+    ))
   })

@@ -13,7 +13,7 @@ import { join } from "node:path"
 import { afterAll } from "vitest"
 import { pretrainPresets } from "../src/config.ts"
 import { finetune, finetuneDefaults } from "../src/finetune.ts"
-import { loadRun, readRunConfig, requireRunFolder } from "../src/loadRun.ts"
+import { loadRun, outputProblem, readRun, readRunConfig, requireRunFolder, writeProblem } from "../src/loadRun.ts"
 import { pathProblem, resolveData } from "../src/resolveData.ts"
 
 const root = mkdtempSync(join(tmpdir(), "simclr-inputs-paths-"))
@@ -70,8 +70,8 @@ describe("data paths (resolveData)", () => {
       assert.strictEqual(yield* failure(data(at("empty")), "EmptyDatasetError"), `empty dataset: ${at("empty")} (no image files (jpg, jpeg, jpe, jfif, png, webp, gif, tif, tiff, avif))`)
       assert.strictEqual(yield* failure(data(at("notes.txt")), "InvalidOptionError"), `data: ${at("notes.txt")} is a file but not a CSV list, an IDX file or a CIFAR batch`)
       assert.strictEqual(yield* failure(data(at("notes.txt", "x")), "DatasetNotFoundError"), `dataset not found: ${at("notes.txt", "x")} (does not exist (a part of the path is a file); ${DATA})`)
-      // A run folder given as data holds no images.
-      assert.strictEqual(yield* failure(data(at("run")), "EmptyDatasetError"), `empty dataset: ${at("run")} (no image files (jpg, jpeg, jpe, jfif, png, webp, gif, tif, tiff, avif))`)
+      // A run folder given as data holds no images, and is named as what it is.
+      assert.strictEqual(yield* failure(data(at("run")), "EmptyDatasetError"), `empty dataset: ${at("run")} (is a run folder (config.json and checkpoints/), not images; ${DATA})`)
     }))
 
   it("pathProblem words each file-system error (permission denied cannot be produced by chmod when the tests run as root)", () => {
@@ -121,6 +121,10 @@ describe("run folders (requireRunFolder, readRunConfig, loadRun)", () => {
       assert.isTrue(broken.startsWith(`run folder ${at("broken")}: its config.json is not JSON (`) && broken.endsWith(`); expected ${PRETRAIN}`), broken)
       // loadRun (embed, export, linear-eval, knn) goes through the same check before building a model.
       assert.strictEqual(yield* failure(loadRun(at("run", "finetune")), "RunFolderError"), `run folder ${at("run", "finetune")}: is a finetune output folder (fine-tuned from ${at("run")}); expected ${PRETRAIN}`)
+      // A pretrain run is read with its checkpoint (readRun: no backend needed) before a model is built.
+      const noCheckpoint = `run folder ${at("run")}: has no checkpoint yet; expected ${PRETRAIN}`
+      assert.strictEqual(yield* failure(readRun(at("run")), "RunFolderError"), noCheckpoint)
+      assert.strictEqual(yield* failure(loadRun(at("run")), "RunFolderError"), noCheckpoint)
     }))
 
   it.effect("where a run is written: a folder of the other kind or of data is refused, naming what is expected", () =>
@@ -138,6 +142,46 @@ describe("run folders (requireRunFolder, readRunConfig, loadRun)", () => {
         `run folder ${at("photos")}: is not a run folder: it has no config.json (it holds cats/, dogs/); expected a new or empty folder, or ${PRETRAIN}`
       )
     }))
+
+  it("where a command writes: a file path, a folder, or a run folder, checked for what is in the way (permission denied cannot be produced when the tests run as root)", async () => {
+    // A new path under existing folders, an existing folder, an existing file to be replaced.
+    assert.deepStrictEqual(await Promise.all([at("new", "deeper"), at("empty"), at("notes.txt")].map(writeProblem)), [undefined, undefined, undefined])
+    assert.strictEqual(await writeProblem(at("notes.txt", "x", "y")), `cannot be created (${at("notes.txt")} is a file)`)
+    assert.deepStrictEqual(
+      await Promise.all([
+        outputProblem(at("new", "e.npy"), "file"),
+        outputProblem(at("notes.txt"), "file"),
+        outputProblem(at("photos"), "file"),
+        outputProblem(at("notes.txt", "e.npy"), "file"),
+        outputProblem(at("loop", "e.npy"), "file"),
+        outputProblem(at("web"), "folder"),
+        outputProblem(at("photos"), "folder"),
+        outputProblem(at("notes.txt"), "folder"),
+        outputProblem(at("run"), "folder"),
+        outputProblem(at("run", "finetune"), "folder"),
+        outputProblem(at("loop"), "folder")
+      ]),
+      [
+        undefined,
+        undefined,
+        "is a folder, not a file",
+        `cannot be created (${at("notes.txt")} is a file)`,
+        "cannot be read (a loop of symbolic links)",
+        undefined,
+        undefined,
+        "is a file, not a folder",
+        "is a pretrain run folder",
+        `is a finetune output folder (fine-tuned from ${at("run")})`,
+        "cannot be read (a loop of symbolic links)"
+      ]
+    )
+    // Where a run is written, a path under a file is named so.
+    assert.strictEqual(
+      await Effect.runPromise(Effect.flip(requireRunFolder(at("notes.txt", "run"), "pretrain", "write")).pipe(Effect.map((e) => e.message))),
+      `run folder ${at("notes.txt", "run")}: cannot be created (${at("notes.txt")} is a file); expected a new or empty folder, or ${PRETRAIN}`
+    )
+    assert.deepStrictEqual(snapshot().filter((line) => line.includes("new") || line.includes("web")), [])
+  })
 
   it.effect("finetune refuses a pretrain run as its output folder before reading any data or model, and leaves the run as it was", () =>
     Effect.gen(function*() {
