@@ -20,9 +20,9 @@ import { demo, formatDemoTable } from "./demo.ts"
 import { type Accuracy, knnEvaluate, linearEvaluate } from "./evaluate.ts"
 import { extractFeatures, type Features } from "./extractFeatures.ts"
 import { finetune, finetuneDefaults } from "./finetune.ts"
-import { loadRun, readRunConfig, requireRunFolder } from "./loadRun.ts"
+import { buildRun, outputProblem, readRun, readRunConfig, requireRunFolder, type SavedRun, writeProblem } from "./loadRun.ts"
 import { labelSubset } from "./labelSubset.ts"
-import { buildSimclrModel, pretrain, type PretrainConfig, type StepMetrics } from "./pretrain.ts"
+import { buildSimclrModel, pretrain, type PretrainConfig, RunFolderError, type StepMetrics } from "./pretrain.ts"
 import { pathProblem, resolveData } from "./resolveData.ts"
 import { writeNpy } from "./writeNpy.ts"
 
@@ -48,11 +48,34 @@ const useBackend = (choice: BackendChoice, threads: { readonly _tag: "Some"; rea
   })
 
 /** A text file a flag names, parsed; one that cannot be read or parsed is an `InvalidConfigError` naming the flag, the path and what was expected. */
-const readTextFile = <A>(path: string, flag: string, expected: string, parse: (text: string) => A): Effect.Effect<A, InvalidConfigError> =>
-  Effect.tryPromise({
-    try: async () => parse(await readFile(path, "utf8")),
-    catch: (e) => new InvalidConfigError({ source: `${flag} ${path}`, issues: `${pathProblem(e)}; expected ${expected}` })
-  })
+const readTextFile = <A>(path: string, flag: string, expected: string, parse: (text: string) => A): Effect.Effect<A, InvalidConfigError> => {
+  const invalid = (issues: string) => new InvalidConfigError({ source: `${flag} ${path}`, issues })
+  return Effect.tryPromise({ try: () => readFile(path, "utf8"), catch: (e) => invalid(`${pathProblem(e)}; expected ${expected}`) }).pipe(
+    Effect.flatMap((text) => Effect.try({ try: () => parse(text), catch: (e) => invalid(`is not ${expected}: ${(e instanceof Error ? e.message : String(e)).trimEnd()}`) }))
+  )
+}
+
+/** A config file's keys: JSON, or YAML by the extension; an empty file has none. */
+const parseConfigFile = (path: string) => (text: string): Record<string, unknown> => {
+  const parsed: unknown = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text)
+  if (parsed === null || parsed === undefined) return {}
+  if (typeof parsed !== "object" || Array.isArray(parsed)) throw new Error(`it holds ${Array.isArray(parsed) ? "a list" : `a ${typeof parsed}`}, not a mapping of config keys`)
+  return parsed as Record<string, unknown>
+}
+
+/** `--out` of a command that writes a file or a folder of files, checked before any work (see `outputProblem`). */
+const requireOutput = (path: string, expects: "file" | "folder", expected: string): Effect.Effect<void, InvalidConfigError> =>
+  Effect.flatMap(Effect.promise(() => outputProblem(path, expects)), (problem) =>
+    problem === undefined ? Effect.void : Effect.fail(new InvalidConfigError({ source: `--out ${path}`, issues: `${problem}; expected ${expected}` })))
+
+const LABELED = "labeled data (class sub-folders, a CSV with labels, IDX or CIFAR labels)"
+
+/** The source a flag names, which must have labels: `task` ("evaluation", "fine-tuning") needs them. */
+const labeledData = (flag: string, spec: string, split: "train" | "test", imageSize: number, task: string) =>
+  Effect.flatMap(resolveData(spec, { split, imageSize }), (source) =>
+    source.classes === undefined
+      ? Effect.fail(new InvalidConfigError({ source: `${flag} ${spec}`, issues: `has no labels; ${task} needs ${LABELED}` }))
+      : Effect.succeed(source))
 
 /** Flags that override a config value, only when given. */
 const optionalInt = (name: string, description: string) => Flag.Int(name).pipe(Flag.optional, Flag.withDescription(description))
@@ -153,8 +176,7 @@ const pretrainCommand = Command.make(
       // Everything the user typed is checked before a backend starts or a folder is touched.
       const preset = pretrainPresets[flags.preset as PresetId]()
       const configPath = pick(flags.config)
-      const fromFile = configPath === undefined ? {} : yield* readTextFile(configPath, "--config", "a JSON or YAML (.yaml/.yml) config file", (text) =>
-        (/\.ya?ml$/i.test(configPath) ? parseYaml(text) : JSON.parse(text)) as Record<string, unknown>)
+      const fromFile = configPath === undefined ? {} : yield* readTextFile(configPath, "--config", "a JSON or YAML (.yaml/.yml) config file", parseConfigFile(configPath))
       const overrides = Object.fromEntries(
         Object.entries({
           epochs: pick(flags.epochs),
@@ -196,26 +218,26 @@ const evalFlags = {
 type Baseline = "none" | "random-init" | "raw-pixels"
 
 /**
- * The run's config and the labeled sources `--train` and `--test` name, checked before any work: a path
- * that is not a pretrain run or not labeled data is named with what was expected.
+ * The run (its checkpoint too when it is scored) and the labeled sources `--train` and `--test` name,
+ * checked before any work: a path that is not a pretrain run (with a checkpoint), not labeled data, or a
+ * run folder the report cannot be written into is named with what was expected.
  */
-const evalInputs = (run: string, trainSpec: string, testSpec: string) =>
+const evalInputs = (run: string, trainSpec: string, testSpec: string, baseline: Baseline) =>
   Effect.gen(function*() {
-    const config = yield* readRunConfig(run)
-    const labeled = (flag: string, spec: string, split: "train" | "test") =>
-      Effect.flatMap(resolveData(spec, { split, imageSize: config.imageSize }), (source) =>
-        source.classes === undefined
-          ? Effect.fail(new InvalidConfigError({ source: `${flag} ${spec}`, issues: "has no labels; evaluation needs labeled data (class sub-folders, a CSV with labels, IDX or CIFAR labels)" }))
-          : Effect.succeed(source))
-    return { config, train: yield* labeled("--train", trainSpec, "train"), test: yield* labeled("--test", testSpec, "test") }
+    const saved: SavedRun | undefined = baseline === "none" ? yield* readRun(run) : undefined
+    const config = saved?.config ?? (yield* readRunConfig(run))
+    const unwritable = yield* Effect.promise(() => writeProblem(run))
+    if (unwritable !== undefined) return yield* new RunFolderError({ path: run, reason: `${unwritable}; expected a writable pretrain run folder (the report is written into it)` })
+    const train = yield* labeledData("--train", trainSpec, "train", config.imageSize, "evaluation")
+    return { config, saved, train, test: yield* labeledData("--test", testSpec, "test", config.imageSize, "evaluation") }
   })
 
-const featuresOf = (run: string, inputs: Effect.Success<ReturnType<typeof evalInputs>>, output: "h" | "z", baseline: Baseline, labelFraction: number | undefined) =>
+const featuresOf = (inputs: Effect.Success<ReturnType<typeof evalInputs>>, output: "h" | "z", baseline: Baseline, labelFraction: number | undefined) =>
   Effect.gen(function*() {
-    const { config } = inputs
+    const { config, saved } = inputs
     const size = config.imageSize
     // Raw pixels need no model; random init is the run's encoder rebuilt from its seeds, untrained.
-    const loaded = baseline === "none" ? yield* loadRun(run) : baseline === "random-init" ? { ...buildSimclrModel(config), step: 0 } : undefined
+    const loaded = saved !== undefined ? yield* buildRun(saved) : baseline === "random-init" ? { ...buildSimclrModel(config), step: 0 } : undefined
     const model = loaded === undefined ? (images: tf.Tensor4D): tf.Tensor => images : loaded.model
     const index = output === "h" ? 0 : 2
     const extract = (source: Source): Effect.Effect<Features, DataStreamError> => extractFeatures(model, source, { imageSize: size, output: index })
@@ -269,9 +291,9 @@ const linearEvalCommand = Command.make(
   },
   (flags) =>
     Effect.gen(function*() {
-      const inputs = yield* evalInputs(flags.run, flags.train, flags.test)
+      const inputs = yield* evalInputs(flags.run, flags.train, flags.test, flags.baseline)
       yield* useBackend(flags.backend, flags.threads)
-      const { train, test, step, classes } = yield* featuresOf(flags.run, inputs, flags.output, flags.baseline, pick(flags.labelFraction))
+      const { train, test, step, classes } = yield* featuresOf(inputs, flags.output, flags.baseline, pick(flags.labelFraction))
       const x = tf.tensor2d(train.values, [train.count, train.dim])
       const xt = tf.tensor2d(test.values, [test.count, test.dim])
       const accuracy = linearEvaluate(x, train.labels!, xt, test.labels!, { classes, epochs: flags.epochs, batchSize: flags.batchSize, learningRate: flags.learningRate, standardize: flags.standardize })
@@ -289,9 +311,9 @@ const knnCommand = Command.make(
   },
   (flags) =>
     Effect.gen(function*() {
-      const inputs = yield* evalInputs(flags.run, flags.train, flags.test)
+      const inputs = yield* evalInputs(flags.run, flags.train, flags.test, flags.baseline)
       yield* useBackend(flags.backend, flags.threads)
-      const { train, test, step, classes } = yield* featuresOf(flags.run, inputs, flags.output, flags.baseline, pick(flags.labelFraction))
+      const { train, test, step, classes } = yield* featuresOf(inputs, flags.output, flags.baseline, pick(flags.labelFraction))
       const x = tf.tensor2d(train.values, [train.count, train.dim])
       const xt = tf.tensor2d(test.values, [test.count, test.dim])
       const accuracy = knnEvaluate(x, train.labels!, xt, test.labels!, { k: flags.k, temperature: flags.temperature, classes })
@@ -321,11 +343,13 @@ const finetuneCommand = Command.make(
   },
   (flags) =>
     Effect.gen(function*() {
-      const { imageSize } = yield* readRunConfig(flags.run)
+      // finetune reads the run again once the backend is up; this read refuses a run without a checkpoint first.
+      const { imageSize } = (yield* readRun(flags.run)).config
       const out = pick(flags.out) ?? join(flags.run, "finetune")
       yield* requireRunFolder(out, "finetune", "write")
-      const source = yield* resolveData(flags.data, { split: "train", imageSize })
-      const test = flags.test._tag === "Some" ? yield* resolveData(flags.test.value, { split: "test", imageSize }) : undefined
+      const source = yield* labeledData("--data", flags.data, "train", imageSize, "fine-tuning")
+      const testSpec = pick(flags.test)
+      const test = testSpec === undefined ? undefined : yield* labeledData("--test", testSpec, "test", imageSize, "fine-tuning")
       const fraction = pick(flags.labelFraction)
       const perClass = pick(flags.labelsPerClass)
       const idsFile = pick(flags.labelIds)
@@ -364,10 +388,11 @@ const embedCommand = Command.make(
   },
   (flags) =>
     Effect.gen(function*() {
-      const { imageSize } = yield* readRunConfig(flags.run)
-      const source = yield* resolveData(flags.data, { split: "test", imageSize })
+      const saved = yield* readRun(flags.run)
+      const source = yield* resolveData(flags.data, { split: "test", imageSize: saved.config.imageSize })
+      yield* requireOutput(flags.out, "file", "a path for the .npy file (and <name>.ids.txt next to it; missing folders are created)")
       yield* useBackend(flags.backend, flags.threads)
-      const loaded = yield* loadRun(flags.run)
+      const loaded = yield* buildRun(saved)
       const features = yield* extractFeatures(loaded.model, source, { imageSize: loaded.config.imageSize, output: flags.output === "h" ? 0 : 2 }).pipe(
         Effect.ensuring(Effect.sync(() => loaded.model.dispose()))
       )
@@ -392,9 +417,10 @@ const exportCommand = Command.make(
   },
   (flags) =>
     Effect.gen(function*() {
-      yield* readRunConfig(flags.run)
+      const run = yield* readRun(flags.run)
+      yield* requireOutput(flags.out, "folder", "a folder for model.json and its weight shards (created when missing), not a run folder")
       yield* useBackend(flags.backend, flags.threads)
-      const loaded = yield* loadRun(flags.run)
+      const loaded = yield* buildRun(run)
       const saved = yield* Effect.promise(() => saveModel(flags.withHead ? loaded.model : loaded.encoder, flags.out)).pipe(
         Effect.ensuring(Effect.sync(() => loaded.model.dispose()))
       )
