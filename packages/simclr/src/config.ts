@@ -48,9 +48,27 @@ const Optimizer = Schema.Struct({
   warmupEpochs: Schema.optionalKey(NonNegative)
 })
 
+/** A struct that allows `keys` (each optional, of any value) and no other key. */
+const keysOnly = (keys: ReadonlyArray<string>) => Schema.Struct(Object.fromEntries(keys.map((key) => [key, Schema.optionalKey(Schema.Unknown)])))
+
+/**
+ * The keys of `@simclr/augment`'s `ViewConfig` and its parts, so that a mistyped one is refused with the
+ * others before any work; the values are checked by `@simclr/augment` when the first view is drawn (a
+ * test keeps these lists equal to the ones it accepts).
+ */
+const ViewConfigKeys = Schema.Struct({
+  size: Schema.optionalKey(Schema.Unknown),
+  crop: Schema.optionalKey(Schema.Union([Schema.Literals(["center", false]), keysOnly(["sampler", "area", "ratio", "minObjectCovered", "maxAttempts", "method", "style"])])),
+  flip: Schema.optionalKey(Schema.Unknown),
+  color: Schema.optionalKey(Schema.Union([Schema.Literal(false), keysOnly(["strength", "p", "grayscaleP", "brightness", "style", "randomOrder"])])),
+  blur: Schema.optionalKey(Schema.Union([Schema.Literal(false), keysOnly(["p", "sigma", "kernelFraction", "padding", "sigmaPer"])])),
+  validateRange: Schema.optionalKey(Schema.Unknown)
+})
+
 /**
  * The Schema of a pre-training config (`config.json`). Augmentations are a preset name of
- * `@simclr/augment` or a full `ViewConfig` object (checked by `@simclr/augment` itself when used).
+ * `@simclr/augment` or a full `ViewConfig` object (its keys checked here, its values by
+ * `@simclr/augment` itself when used).
  *
  * @category config
  * @since 0.1.0
@@ -64,7 +82,7 @@ export const PretrainConfigSchema = Schema.Struct({
   encoder: Encoder,
   head: Head,
   optimizer: Optimizer,
-  augment: Schema.Union([Schema.Literals(["official", "torchvision", "cifar10", "finetune", "eval"]), Schema.Record(Schema.String, Schema.Unknown)]),
+  augment: Schema.Union([Schema.Literals(["official", "torchvision", "cifar10", "finetune", "eval"]), ViewConfigKeys]),
   checkpointEvery: Schema.optionalKey(Count(1)),
   keepCheckpoints: Schema.optionalKey(Count(1)),
   logEvery: Schema.optionalKey(Count(1)),
@@ -141,6 +159,9 @@ const withKeyMessages = (issue: SchemaIssue.Issue, path: ReadonlyArray<PropertyK
     }
     case "Composite":
       return new SchemaIssue.Composite(issue.ast, Arr.map(issue.issues, (i) => withKeyMessages(i, path)))
+    case "AnyOf":
+      // An augment object (a union with the preset names) holds structs too.
+      return new SchemaIssue.AnyOf(issue.ast, Arr.map(issue.issues, (i) => withKeyMessages(i, path)))
     default:
       return issue
   }

@@ -48,6 +48,7 @@ writeFileSync(
   join(root, "typos.yaml"),
   "temprature: 0.5\nencoder: { depth: 18, bogus: 1 }\noptimizer: { name: adam, learningRate: 0.004, scaling: linear, weightDecay: 0, lerningRate: 0.1 }\n"
 )
+writeFileSync(join(root, "augment.yaml"), "augment: { size: [24, 24], flipp: 0.5, crop: { sampler: tf, area: [0.35, 1], method: bilinear, bogus: 1 } }\n")
 writeFileSync(join(root, "list.yaml"), "- temperature: 0.5\n")
 writeFileSync(join(root, "broken.yaml"), "temperature: 0.5\ntemperature: 0.2\n")
 // Unreadable to anyone but root. Root reads it anyway, so as root the commands that read it run as nobody
@@ -141,6 +142,16 @@ describe("simclr: bad input stops every command before any work", () => {
           `  at ["encoder"]["bogus"]`,
           `unknown key "optimizer.lerningRate" (did you mean "learningRate"?); allowed keys of optimizer: name, learningRate, scaling, weightDecay, momentum, warmupEpochs`,
           `  at ["optimizer"]["lerningRate"]`
+        ].join("\n")
+      ],
+      [
+        ["pretrain", "--config", "augment.yaml", "--out", "out"],
+        [
+          "invalid configuration (augment.yaml and flags):",
+          `unknown key "augment.flipp" (did you mean "flip"?); allowed keys of augment: size, crop, flip, color, blur, validateRange`,
+          `  at ["augment"]["flipp"]`,
+          `unknown key "augment.crop.bogus"; allowed keys of augment.crop: sampler, area, ratio, minObjectCovered, maxAttempts, method, style`,
+          `  at ["augment"]["crop"]["bogus"]`
         ].join("\n")
       ]
     ])

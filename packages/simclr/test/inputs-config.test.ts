@@ -3,6 +3,8 @@
  * declare, and the message names it with its path, the key it probably meant and the allowed keys.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { simclrView, type ViewConfig } from "@simclr/augment"
+import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { decodePretrainConfig, nearestKey, pretrainPresets } from "../src/config.ts"
 
@@ -77,4 +79,55 @@ describe("unknown config keys", () => {
       ["temperature", "batchSize", "batchSize", "seed", "depth", undefined, "seed", undefined, "epochs", undefined]
     )
   })
+})
+
+/** The keys an error message lists after `marker` (quoted or not), in order. */
+const listedKeys = (message: string, marker: RegExp): Array<string> => {
+  const list = marker.exec(message)?.[1]
+  assert.isDefined(list, message)
+  return list!.split(", ").map((k) => k.replaceAll('"', ""))
+}
+
+describe("unknown augment keys", () => {
+  it.effect("a mistyped key of the augment object, its crop, color or blur is named with its path, the key meant and the allowed keys", () =>
+    Effect.gen(function*() {
+      const demo = pretrainPresets.demo()
+      const augment = demo.augment as unknown as Record<string, Record<string, unknown>>
+      const message = yield* messageOf({ ...demo, augment: { ...augment, flipp: 0.5, crop: { ...augment["crop"], methd: "bicubic" }, color: { strenght: 1 }, blur: { sigma: [0.1, 2], bogus: 1 } } })
+      assert.strictEqual(
+        message,
+        [
+          "invalid configuration (my.yaml):",
+          `unknown key "augment.flipp" (did you mean "flip"?); allowed keys of augment: size, crop, flip, color, blur, validateRange`,
+          `  at ["augment"]["flipp"]`,
+          `unknown key "augment.crop.methd" (did you mean "method"?); allowed keys of augment.crop: sampler, area, ratio, minObjectCovered, maxAttempts, method, style`,
+          `  at ["augment"]["crop"]["methd"]`,
+          `unknown key "augment.color.strenght" (did you mean "strength"?); allowed keys of augment.color: strength, p, grayscaleP, brightness, style, randomOrder`,
+          `  at ["augment"]["color"]["strenght"]`,
+          `unknown key "augment.blur.bogus"; allowed keys of augment.blur: p, sigma, kernelFraction, padding, sigmaPer`,
+          `  at ["augment"]["blur"]["bogus"]`
+        ].join("\n")
+      )
+      // A preset name or false/"center" where the augment allows them still decodes.
+      for (const value of ["official", { size: [8, 8], crop: "center", color: false, blur: false }]) {
+        assert.deepStrictEqual((yield* decodePretrainConfig({ ...demo, augment: value })).augment as unknown, value)
+      }
+    }))
+
+  it.effect("the keys allowed at each level are the ones @simclr/augment accepts", () =>
+    Effect.gen(function*() {
+      const images = tf.zeros([1, 8, 8, 3])
+      for (const level of [undefined, "crop", "color", "blur"]) {
+        const augment = level === undefined ? { size: [8, 8], zzz: 1 } : { size: [8, 8], [level]: { zzz: 1 } }
+        let theirs: Array<string> = []
+        try {
+          simclrView(images, augment as unknown as ViewConfig, 0).dispose()
+        } catch (error) {
+          theirs = listedKeys(String(error), /known options are (.*)$/)
+        }
+        const ours = listedKeys(yield* messageOf({ ...pretrainPresets.demo(), augment }), /allowed keys of [\w.]+: (.*)\n/)
+        assert.deepStrictEqual(ours, theirs, `augment${level === undefined ? "" : `.${level}`}`)
+      }
+      images.dispose()
+    }))
 })
