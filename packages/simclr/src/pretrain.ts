@@ -18,10 +18,10 @@ import { projectionHead, type ProjectionHeadConfig, simclrModel } from "@simclr/
 import * as tf from "@tensorflow/tfjs-core"
 import type * as tfl from "@tensorflow/tfjs-layers"
 import { Data, Effect, Option, Stream } from "effect"
-import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises"
+import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { viewConfigOf } from "./config.ts"
-import { type CheckpointError, readLatestCheckpoint, restoreCheckpoint, writeCheckpoint } from "./checkpoint.ts"
+import { CheckpointError, readLatestCheckpoint, restoreCheckpoint, writeCheckpoint } from "./checkpoint.ts"
 import { adam, adamw, disposeState, isNormOrBias, lars, type Optimizer, type OptimizerState, sgd } from "./optimizers.ts"
 import { type LearningRateScaling, warmupCosine } from "./schedules.ts"
 import { resolveSource } from "./internal/resolveSource.ts"
@@ -209,6 +209,40 @@ const recipeOf = (c: unknown): string => JSON.stringify(Object.fromEntries(Objec
 
 const sameRecipe = (a: unknown, b: unknown): boolean => typeof a === "object" && a !== null && recipeOf(a) === recipeOf(b)
 
+/** Run-folder files written whole (config.json, results.json) go to `<name>.tmp-<pid>` first, then are renamed into place. */
+const TEMP = /^(config|results)\.json\.tmp-(\d+)$/
+
+/**
+ * Writes `text` to `path` through a temporary file renamed into place: a kill at any moment leaves the
+ * old file or the new one, never a truncated one (a truncated config.json makes the folder unreadable
+ * as a run).
+ */
+const writeWhole = async (path: string, text: string): Promise<void> => {
+  const temp = `${path}.tmp-${process.pid}`
+  await writeFile(temp, text, { flush: true })
+  await rename(temp, path)
+}
+
+const slotNames = (s: OptimizerState) => Object.keys(s.slots).toSorted()
+
+/**
+ * What is wrong with a checkpoint's optimiser state for this run's optimiser (whose fresh state is
+ * `fresh`): other slots, or a slot without some trainable weight or with one the run does not train.
+ * Undefined when it fits.
+ */
+const slotsMismatch = (restored: OptimizerState, fresh: OptimizerState): string | undefined => {
+  if (slotNames(restored).join() !== slotNames(fresh).join()) {
+    return `its optimizer slots are ${JSON.stringify(slotNames(restored))}; this run's optimizer has ${JSON.stringify(slotNames(fresh))}`
+  }
+  for (const slot of slotNames(fresh)) {
+    const [want, got] = [fresh.slots[slot]!, restored.slots[slot]!]
+    const missing = Object.keys(want).filter((n) => !Object.hasOwn(got, n))
+    const unexpected = Object.keys(got).filter((n) => !Object.hasOwn(want, n))
+    if (missing.length + unexpected.length > 0) return `optimizer slot ${slot} does not fit the model: missing ${JSON.stringify(missing)}, unexpected ${JSON.stringify(unexpected)}`
+  }
+  return undefined
+}
+
 /**
  * @category models
  * @since 0.1.0
@@ -242,15 +276,29 @@ export const pretrain = <E>(
       const checkpoints = join(out, "checkpoints")
       yield* Effect.tryPromise({
         try: async () => {
-          await mkdir(checkpoints, { recursive: true })
-          const existing = await readFile(join(out, "config.json"), "utf8").then((t) => JSON.parse(t) as unknown, () => undefined)
+          // checkpoints/ is made by the first checkpoint: until then the folder holds config.json only.
+          await mkdir(out, { recursive: true })
+          for (const name of await readdir(out)) {
+            const temp = TEMP.exec(name)
+            if (temp !== null && temp[2] !== String(process.pid)) await rm(join(out, name), { force: true })
+          }
+          const text = JSON.stringify(config, null, 2) + "\n"
+          const current = await readFile(join(out, "config.json"), "utf8").catch(() => undefined)
+          const existing = (() => {
+            try {
+              return current === undefined ? undefined : (JSON.parse(current) as unknown)
+            } catch {
+              return undefined
+            }
+          })()
           if (existing !== undefined && !sameRecipe(existing, config)) {
             const differing = Object.keys({ ...(existing as object), ...config }).filter((k) =>
               !OPERATIONAL_FIELDS.includes(k) && JSON.stringify((existing as Record<string, unknown>)[k]) !== JSON.stringify((config as unknown as Record<string, unknown>)[k])
             )
             throw new Error(`holds a run with a different config.json (${differing.join(", ")} differ); use another folder, or delete it to start over`)
           }
-          await writeFile(join(out, "config.json"), JSON.stringify(config, null, 2) + "\n")
+          // Rewritten only when it changes (a plain resume writes nothing), and whole.
+          if (current !== text) await writeWhole(join(out, "config.json"), text)
         },
         catch: (error) => new RunFolderError({ path: out, reason: error instanceof Error ? error.message : String(error) })
       })
@@ -283,8 +331,13 @@ export const pretrain = <E>(
       if (Option.isSome(latest)) {
         const restored = yield* Effect.try({
           try: () => restoreCheckpoint(latest.value, model, probeWeights),
-          catch: (error) => error as CheckpointError
+          catch: (error) => error instanceof CheckpointError ? error : new CheckpointError({ path: latest.value.path, reason: error instanceof Error ? error.message : String(error) })
         })
+        const mismatch = slotsMismatch(restored, state)
+        if (mismatch !== undefined) {
+          disposeState(restored)
+          return yield* new CheckpointError({ path: latest.value.path, reason: mismatch })
+        }
         disposeState(state)
         state = restored
         step = latest.value.step
@@ -399,7 +452,7 @@ export const pretrain = <E>(
       }
       if (step !== lastSaved) yield* save(lastPosition)
       const result: PretrainResult = { steps: step, ending, resumedFrom, last, checkpoint: lastCheckpoint, seconds: (performance.now() - started) / 1000 }
-      yield* Effect.promise(() => writeFile(join(out, "results.json"), JSON.stringify({ ...result, backend: tf.getBackend() }, null, 2) + "\n"))
+      yield* Effect.promise(() => writeWhole(join(out, "results.json"), JSON.stringify({ ...result, backend: tf.getBackend() }, null, 2) + "\n"))
       return result
     })
   )
