@@ -57,8 +57,10 @@ export const loadTorchvisionWeights = async (
   let bytes: Uint8Array
   let source: string
   if (typeof pathOrBytes === "string") {
-    const { readFile } = await import("node:fs/promises")
+    const { readFile, stat } = await import("node:fs/promises")
     try {
+      // A device or pipe (a weights file linked to /dev/zero) would be read until memory runs out.
+      if (!(await stat(pathOrBytes)).isFile()) throw new Error("not a regular file")
       bytes = new Uint8Array(await readFile(pathOrBytes))
     } catch (cause) {
       throw new InvalidArgumentError("pathOrBytes", `cannot read ${pathOrBytes}: ${(cause as Error).message}`)

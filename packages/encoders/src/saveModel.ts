@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core"
 import * as tfl from "@tensorflow/tfjs-layers"
 import { InvalidArgumentError } from "./SimclrError.ts"
+import { describe } from "./internal/validate.ts"
 
 /** Weight shards of at most 4 MiB, as the tfjs converter writes them (browsers cache them separately). */
 const SHARD_BYTES = 4 * 1024 * 1024
@@ -99,10 +100,13 @@ const QUANTIZED_BYTES: Record<string, number> = { uint8: 1, uint16: 2, float16: 
  * float16).
  */
 const weightBytes = (spec: tf.io.WeightsManifestEntry, jsonPath: string): number => {
-  const count = spec.shape.reduce((a, b) => a * b, 1)
   const fail = (message: string): never => {
     throw new InvalidArgumentError("dir", `${jsonPath}: weight "${spec.name}" ${message}`)
   }
+  const shape: unknown = spec.shape
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) return fail(`has shape ${describe(shape)}; expected an array of integers ≥ 0`)
+  const count = (shape as Array<number>).reduce((a, b) => a * b, 1)
+  if (!Number.isSafeInteger(8 * count)) return fail(`has shape ${describe(shape)}: ${count} values, more than any file holds`)
   const q = spec.quantization
   if (q !== undefined) {
     const bytes = typeof q.dtype === "string" && Object.hasOwn(QUANTIZED_BYTES, q.dtype) ? QUANTIZED_BYTES[q.dtype] : undefined
@@ -112,9 +116,33 @@ const weightBytes = (spec: tf.io.WeightsManifestEntry, jsonPath: string): number
     if (spec.dtype !== "float32" && spec.dtype !== "int32") return fail(`is ${spec.dtype} quantized as ${q.dtype}; tfjs dequantizes only to float32 or int32`)
     return count * bytes!
   }
-  const bytes = Object.hasOwn(VALUE_BYTES, spec.dtype) ? VALUE_BYTES[spec.dtype] : undefined
+  const bytes = typeof spec.dtype === "string" && Object.hasOwn(VALUE_BYTES, spec.dtype) ? VALUE_BYTES[spec.dtype] : undefined
   if (bytes === undefined) return fail(`has dtype ${JSON.stringify(spec.dtype)}; a layers model stores float32, int32 or bool weights`)
   return count * bytes!
+}
+
+/**
+ * The manifest's groups, checked: each `{ paths, weights }` with shard paths that stay inside the model
+ * folder (relative, no `..`: a model.json must not make the loader read files elsewhere) and named weights.
+ */
+const checkManifest = (manifest: unknown, jsonPath: string, isAbsolute: (p: string) => boolean): tf.io.WeightsManifestConfig => {
+  const fail = (message: string): never => {
+    throw new InvalidArgumentError("dir", `${jsonPath}: weightsManifest${message}`)
+  }
+  if (!Array.isArray(manifest)) return fail(` is ${describe(manifest)}; expected an array of { paths, weights } groups`)
+  for (const [g, group] of (manifest as Array<unknown>).entries()) {
+    const { paths, weights } = (typeof group === "object" && group !== null ? group : {}) as { paths?: unknown; weights?: unknown }
+    if (!Array.isArray(paths) || !Array.isArray(weights)) return fail(`[${g}] is ${describe(group)}; expected { paths: [file names], weights: [entries] }`)
+    for (const p of paths as Array<unknown>) {
+      if (typeof p !== "string" || p === "" || isAbsolute(p) || p.split(/[\\/]/).includes("..")) {
+        fail(`[${g}].paths names ${describe(p)}; expected a file name inside the model folder (relative, without "..")`)
+      }
+    }
+    for (const w of weights as Array<unknown>) {
+      if (typeof w !== "object" || w === null || typeof (w as { name?: unknown }).name !== "string") fail(`[${g}].weights holds ${describe(w)}; expected { name, shape, dtype }`)
+    }
+  }
+  return manifest as tf.io.WeightsManifestConfig
 }
 
 /**
@@ -124,8 +152,11 @@ const weightBytes = (spec: tf.io.WeightsManifestEntry, jsonPath: string): number
  * Weights may be float32, int32 or bool, or quantized as the converter's `--quantize_uint8`,
  * `--quantize_uint16` and `--quantize_float16` write them; tfjs dequantizes them on load
  * (`q · scale + min`, or float16 → float32). Missing or corrupt files, shards whose size differs from
- * what the manifest describes, and weights tfjs cannot decode (string weights, another quantization)
- * get an `InvalidArgumentError` naming the file or the weight.
+ * what the manifest describes (checked before they are read), weights tfjs cannot decode (string
+ * weights, another quantization), malformed manifest entries (shapes that are not integers ≥ 0), shard
+ * paths leading out of the folder (absolute, or with `..`) or to anything but a regular file, and
+ * topologies or weights tfjs refuses get an `InvalidArgumentError` naming the file and what is wrong.
+ * Nothing in the folder is executed: the files are read as JSON and bytes only.
  *
  * @since 0.1.0
  * @category resource management
@@ -133,42 +164,62 @@ const weightBytes = (spec: tf.io.WeightsManifestEntry, jsonPath: string): number
 export const loadModel = async (dir: string): Promise<tfl.LayersModel> => {
   const { fs, path } = await nodeModules()
   const jsonPath = path.join(dir, "model.json")
+  /** The file's size; an Error unless it is a regular file (a device or pipe could be read forever). */
+  const regularFile = async (file: string): Promise<number> => {
+    const info = await fs.stat(file)
+    if (!info.isFile()) throw new Error("not a regular file")
+    return info.size
+  }
   let modelJson: tf.io.ModelJSON
   try {
+    await regularFile(jsonPath)
     modelJson = JSON.parse(await fs.readFile(jsonPath, "utf8")) as tf.io.ModelJSON
   } catch (cause) {
     throw new InvalidArgumentError("dir", `cannot read ${jsonPath}: ${(cause as Error).message}`)
   }
-  const manifest = modelJson.weightsManifest
-  if (!Array.isArray(manifest) || modelJson.modelTopology === undefined) {
+  if (typeof modelJson !== "object" || modelJson === null || !Array.isArray(modelJson.weightsManifest) || modelJson.modelTopology === undefined) {
     throw new InvalidArgumentError("dir", `${jsonPath} is not a TF.js layers model (no modelTopology or weightsManifest)`)
   }
-  const buffers: Array<ArrayBuffer> = []
-  for (const group of manifest) {
-    for (const shard of group.paths) {
-      const file = path.join(dir, shard)
-      try {
-        const bytes = await fs.readFile(file)
-        buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer)
-      } catch (cause) {
-        throw new InvalidArgumentError("dir", `cannot read weight shard ${file}: ${(cause as Error).message}`)
-      }
-    }
-  }
+  const manifest = checkManifest(modelJson.weightsManifest, jsonPath, path.isAbsolute)
   const specs = manifest.flatMap((g) => g.weights)
   const expected = specs.reduce((total, spec) => total + weightBytes(spec, jsonPath), 0)
-  const actual = buffers.reduce((n, b) => n + b.byteLength, 0)
+  const files = manifest.flatMap((g) => g.paths.map((shard) => path.join(dir, shard)))
+  // Sizes first: a shard that is not a regular file, or shards of the wrong total size, are refused unread.
+  let actual = 0
+  for (const file of files) {
+    actual += await regularFile(file).catch((cause: Error) => {
+      throw new InvalidArgumentError("dir", `cannot read weight shard ${file}: ${cause.message}`)
+    })
+  }
   if (actual !== expected) {
     throw new InvalidArgumentError("dir", `weight shards in ${dir} hold ${actual} bytes but model.json describes ${expected}`)
   }
-  return tfl.loadLayersModel(
-    tf.io.fromMemory({
-      modelTopology: modelJson.modelTopology,
-      weightSpecs: specs,
-      weightData: buffers,
-      format: modelJson.format,
-      generatedBy: modelJson.generatedBy,
-      convertedBy: modelJson.convertedBy
-    })
-  )
+  const buffers: Array<ArrayBuffer> = []
+  for (const file of files) {
+    try {
+      const bytes = await fs.readFile(file)
+      buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer)
+    } catch (cause) {
+      throw new InvalidArgumentError("dir", `cannot read weight shard ${file}: ${(cause as Error).message}`)
+    }
+  }
+  const read = buffers.reduce((n, b) => n + b.byteLength, 0)
+  if (read !== expected) {
+    throw new InvalidArgumentError("dir", `weight shards in ${dir} hold ${read} bytes but model.json describes ${expected}`)
+  }
+  try {
+    return await tfl.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: modelJson.modelTopology,
+        weightSpecs: specs,
+        weightData: buffers,
+        format: modelJson.format,
+        generatedBy: modelJson.generatedBy,
+        convertedBy: modelJson.convertedBy
+      })
+    )
+  } catch (cause) {
+    // tfjs's own errors (unknown layer classes, weights that do not fit) do not say which file.
+    throw new InvalidArgumentError("dir", `${jsonPath}: tfjs cannot build the model: ${(cause as Error).message}`)
+  }
 }
