@@ -14,24 +14,12 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { crc32 } from "node:zlib"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { runSimclr, snapshot } from "./support.ts"
+import { runSimclr, snapshot, tinyRecipe } from "./support.ts"
 
 const root = mkdtempSync(join(tmpdir(), "simclr-hostile-ckpt-"))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
-const config = {
-  imageSize: 8,
-  batchSize: 8,
-  epochs: 2,
-  seed: 3,
-  temperature: 0.5,
-  encoder: { depth: 18, stem: "cifar", baseWidth: 4, blocksPerGroup: [1, 1, 1, 1], seed: 1 },
-  head: { numLayers: 2, outputDim: 8, seed: 2 },
-  optimizer: { name: "lars", learningRate: 0.5, scaling: "linear", weightDecay: 1e-4, warmupEpochs: 1 },
-  augment: "cifar10",
-  checkpointEvery: 1,
-  keepCheckpoints: 2
-}
+const config = { ...tinyRecipe, epochs: 2, checkpointEvery: 1, keepCheckpoints: 2 }
 const configPath = join(root, "tiny.json")
 writeFileSync(configPath, JSON.stringify(config))
 /** `--max-steps 2` is the run's own: resuming it reads and restores the checkpoint, then has nothing to do. */

@@ -14,23 +14,16 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { loadRun, readLatestCheckpoint } from "simclr"
 import { afterAll, describe, expect, it } from "vitest"
-import { type Child, computed, readMetrics, runSimclr, startSimclr, temporaryFiles, trainingBackend } from "./support.ts"
+import { type Child, computed, readMetrics, runSimclr, startSimclr, temporaryFiles, tinyRecipe, trainingBackend } from "./support.ts"
 
 const root = mkdtempSync(join(tmpdir(), "simclr-kill-"))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
 const backend = trainingBackend("cpu")
-/** The tiny ResNet of packages/simclr/test/onednn.test.ts, 6 epochs of 64 synthetic images: 48 steps. */
+/** The tiny ResNet, 6 epochs of 64 synthetic images: 48 steps. */
 const config = {
-  imageSize: 8,
-  batchSize: 8,
+  ...tinyRecipe,
   epochs: 6,
-  seed: 3,
-  temperature: 0.5,
-  encoder: { depth: 18, stem: "cifar", baseWidth: 4, blocksPerGroup: [1, 1, 1, 1], seed: 1 },
-  head: { numLayers: 2, outputDim: 8, seed: 2 },
-  optimizer: { name: "lars", learningRate: 0.5, scaling: "linear", weightDecay: 1e-4, warmupEpochs: 1 },
-  augment: "cifar10",
   // Every other step, so a kill between two checkpoints loses a step that the resumed run does again.
   checkpointEvery: 2,
   // Fewer than the run writes, so old checkpoints are deleted while kills land.

@@ -27,6 +27,21 @@ export const trainingBackend = <F extends "cpu" | "wasm">(fallback: F): { readon
   return { name: fallback, why: `${fallback} backend (@simclr/backend-onednn unavailable: ${status.reason})` }
 }
 
+/**
+ * The tiny ResNet recipe of packages/simclr/test/onednn.test.ts (8×8 images, 4 channels wide, LARS), as
+ * a `simclr pretrain --config` file holds it; the tests add their epochs and checkpoint settings.
+ */
+export const tinyRecipe = {
+  imageSize: 8,
+  batchSize: 8,
+  seed: 3,
+  temperature: 0.5,
+  encoder: { depth: 18, stem: "cifar", baseWidth: 4, blocksPerGroup: [1, 1, 1, 1], seed: 1 },
+  head: { numLayers: 2, outputDim: 8, seed: 2 },
+  optimizer: { name: "lars", learningRate: 0.5, scaling: "linear", weightDecay: 1e-4, warmupEpochs: 1 },
+  augment: "cifar10"
+} as const
+
 export interface Exit {
   readonly code: number | null
   readonly signal: NodeJS.Signals | null
