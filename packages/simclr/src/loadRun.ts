@@ -12,7 +12,8 @@ import { access, readdir, readFile, stat } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { type Checkpoint, type CheckpointError, readLatestCheckpoint, restoreCheckpoint } from "./checkpoint.ts"
 import { disposeState } from "./optimizers.ts"
-import { buildSimclrModel, type PretrainConfig, RunFolderError } from "./pretrain.ts"
+import { decodePretrainConfig } from "./config.ts"
+import { buildSimclrModel, type PretrainConfig, RunFolderError, TEMP } from "./pretrain.ts"
 import { pathProblem } from "./resolveData.ts"
 
 /**
@@ -77,7 +78,8 @@ const inspect = async (path: string): Promise<Inspected> => {
   })
   if (info === undefined) return other(missing, true)
   if (!info.isDirectory()) return { ...other("is a file, not a folder"), file: true }
-  const names = (await readdir(path, { withFileTypes: true })).map((e) => (e.isDirectory() ? `${e.name}/` : e.name)).toSorted()
+  // A run's config.json.tmp-<pid> left by a kill before its first rename is not a run, nor in the way of one.
+  const names = (await readdir(path, { withFileTypes: true })).filter((e) => !TEMP.test(e.name)).map((e) => (e.isDirectory() ? `${e.name}/` : e.name)).toSorted()
   if (names.length === 0) return other("is an empty folder", true)
   if (!names.includes("config.json")) return other(`is not a run folder: it has no config.json (it holds ${names.slice(0, 3).join(", ")}${names.length > 3 ? ", …" : ""})`)
   const text = await readFile(join(path, "config.json"), "utf8").catch((error: unknown) => {
@@ -171,7 +173,9 @@ export const requireRunFolder = (path: string, kind: RunKind, use: "read" | "wri
  * @since 0.1.0
  */
 export const readRunConfig = (out: string): Effect.Effect<PretrainConfig, RunFolderError> =>
-  Effect.map(requireRunFolder(out, "pretrain"), (config) => config as unknown as PretrainConfig)
+  Effect.flatMap(requireRunFolder(out, "pretrain"), (config) =>
+    // Decoded as a config file is: a damaged or hostile config.json (a 10⁹-layer encoder) is refused by name, not built.
+    Effect.mapError(decodePretrainConfig(config, join(out, "config.json")), (error) => new RunFolderError({ path: out, reason: `its config.json is not a run configuration: ${error.issues}` })))
 
 /**
  * A pretrain run as saved: its config and newest intact checkpoint.

@@ -210,7 +210,8 @@ const recipeOf = (c: unknown): string => JSON.stringify(Object.fromEntries(Objec
 const sameRecipe = (a: unknown, b: unknown): boolean => typeof a === "object" && a !== null && recipeOf(a) === recipeOf(b)
 
 /** Run-folder files written whole (config.json, results.json) go to `<name>.tmp-<pid>` first, then are renamed into place. */
-const TEMP = /^(config|results)\.json\.tmp-(\d+)$/
+/** @internal */
+export const TEMP = /^(config|results)\.json\.tmp-(\d+)$/
 
 /**
  * Writes `text` to `path` through a temporary file renamed into place: a kill at any moment leaves the
@@ -287,8 +288,9 @@ export const pretrain = <E>(
           const existing = (() => {
             try {
               return current === undefined ? undefined : (JSON.parse(current) as unknown)
-            } catch {
-              return undefined
+            } catch (error) {
+              // Never overwritten: it may be the only record of a run's recipe.
+              throw new Error(`its config.json is not JSON (${error instanceof Error ? error.message : String(error)}); repair it, or use another folder`, { cause: error })
             }
           })()
           if (existing !== undefined && !sameRecipe(existing, config)) {

@@ -88,6 +88,24 @@ describe("checkpoints", () => {
       const latest = Option.getOrThrow(yield* readLatestCheckpoint(dir))
       assert.strictEqual(latest.step, 30)
       assert.isTrue(Option.isNone(yield* readLatestCheckpoint(join(root, "nothing-here"))))
+      // Every checkpoint damaged: an error naming each, never a silent fresh start from step 0.
+      for (const step of ["00000020", "00000030"]) writeFileSync(join(dir, `step-${step}`, "tensors.bin"), "cut")
+      const all = yield* Effect.flip(readLatestCheckpoint(dir))
+      assert.strictEqual(all._tag, "CheckpointError")
+      for (const step of ["00000020", "00000030", "00000040"]) assert.include(all.message, `step-${step}: `)
+      assert.include(all.message, "no intact checkpoint to resume from")
+      disposeState(a.state)
+      a.model.dispose()
+    }))
+
+  it.effect("orders checkpoints by step as a number past 8 digits (step-100000000 is newer than step-99999999)", () =>
+    Effect.gen(function*() {
+      const dir = join(root, "nine-digits")
+      const a = setup(5)
+      for (const step of [99_999_999, 100_000_000, 100_000_001]) yield* writeCheckpoint(dir, { step, model: a.model, optimizerState: a.state, state: { step } }, 2)
+      // A name sort would keep step-99999999 (it sorts after step-100000001) and prune the newest.
+      assert.deepStrictEqual(readdirSync(dir).toSorted(), ["step-100000000", "step-100000001"])
+      assert.strictEqual(Option.getOrThrow(yield* readLatestCheckpoint(dir)).step, 100_000_001)
       disposeState(a.state)
       a.model.dispose()
     }))

@@ -36,6 +36,11 @@ mkdirSync(at("broken"))
 writeFileSync(at("broken", "config.json"), "{ imageSize: 8")
 mkdirSync(at("stranger"))
 writeFileSync(at("stranger", "config.json"), JSON.stringify({ name: "something else" }))
+// A first start killed before it renamed its config.json into place; a run whose config.json asks for an encoder no schema allows.
+mkdirSync(at("x-killed"))
+writeFileSync(at("x-killed", "config.json.tmp-4242"), "{ \"imageSize\"")
+mkdirSync(at("x-hostile", "checkpoints"), { recursive: true })
+writeFileSync(at("x-hostile", "config.json"), JSON.stringify({ ...pretrainPresets.demo(), encoder: { ...pretrainPresets.demo().encoder, depth: 1e9 } }))
 
 /** Every path under the root with its size and modification time: equal before and after means nothing was written. */
 const snapshot = (dir = root): Array<string> =>
@@ -125,6 +130,15 @@ describe("run folders (requireRunFolder, readRunConfig, loadRun)", () => {
       const noCheckpoint = `run folder ${at("run")}: has no checkpoint yet; expected ${PRETRAIN}`
       assert.strictEqual(yield* failure(readRun(at("run")), "RunFolderError"), noCheckpoint)
       assert.strictEqual(yield* failure(loadRun(at("run")), "RunFolderError"), noCheckpoint)
+    }))
+
+  it.effect("a start killed before its config.json was renamed into place leaves a fresh folder; a config.json outside the schema is refused, not built", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(yield* requireRunFolder(at("x-killed"), "pretrain", "write"), undefined)
+      assert.strictEqual(yield* failure(readRunConfig(at("x-killed")), "RunFolderError"), `run folder ${at("x-killed")}: is an empty folder; expected ${PRETRAIN}`)
+      const hostile = yield* failure(readRunConfig(at("x-hostile")), "RunFolderError")
+      assert.isTrue(hostile.startsWith(`run folder ${at("x-hostile")}: its config.json is not a run configuration: `) && hostile.includes("depth"), hostile)
+      assert.strictEqual(yield* failure(loadRun(at("x-hostile")), "RunFolderError"), hostile)
     }))
 
   it.effect("where a run is written: a folder of the other kind or of data is refused, naming what is expected", () =>

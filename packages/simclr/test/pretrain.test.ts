@@ -5,7 +5,7 @@ import { supervisedHead } from "@simclr/heads"
 import * as tf from "@tensorflow/tfjs-core"
 import { Stream } from "effect"
 import { Effect, Exit, Option } from "effect"
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll } from "vitest"
@@ -95,6 +95,16 @@ describe("pretrain", () => {
       const more = yield* pretrain(source(), { ...config, maxSteps: 2, logEvery: 2 }, { out })
       assert.deepStrictEqual([more.resumedFrom, more.steps, more.ending], [1, 2, "max-steps"])
       assert.strictEqual((JSON.parse(readFileSync(join(out, "config.json"), "utf8")) as PretrainConfig).maxSteps, 2)
+      // A config.json that is not JSON is never overwritten (it may be the only record of a run's recipe).
+      const damaged = join(root, "damaged")
+      mkdirSync(damaged)
+      writeFileSync(join(damaged, "config.json"), "{ imageSize: 8")
+      const refused = yield* Effect.exit(pretrain(source(), config, { out: damaged }))
+      const why = Exit.isFailure(refused) ? (refused.cause.reasons[0] as { error?: { _tag: string; message: string } }).error : undefined
+      assert.strictEqual(why?._tag, "RunFolderError")
+      assert.match(why?.message ?? "", /^run folder .*damaged: its config\.json is not JSON \(.*\); repair it, or use another folder$/)
+      assert.strictEqual(readFileSync(join(damaged, "config.json"), "utf8"), "{ imageSize: 8")
+      assert.deepStrictEqual(readdirSync(damaged), ["config.json"])
     }))
 
   it.effect("loadRun rebuilds the trained model; extractFeatures gives its inference-mode features in source order", () =>
