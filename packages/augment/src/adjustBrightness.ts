@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core"
-import { assertImages, perImage, perImageTensor } from "./internal/validate.ts"
+import { assertImages, perImage, perImageTensor } from "@simclr/core"
 
 /**
  * Multiplicative brightness, clipped: clip(x · factor, 0, 1). The SimCLR v2 form (official

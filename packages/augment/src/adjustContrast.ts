@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core"
-import { assertImages, knownKeys, oneOf, perImage, perImageTensor } from "./internal/validate.ts"
+import { assertImages, knownKeys, oneOf, perImage, perImageTensor } from "@simclr/core"
 import { luma } from "./rgbToGrayscale.ts"
 
 /**

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { hsvToRgb, rgbToHsv } from "./internal/hsv.ts"
-import { assertImages, perImage, perImageTensor } from "./internal/validate.ts"
+import { assertImages, perImage, perImageTensor } from "@simclr/core"
 
 /**
  * Hue rotation: RGB → HSV, H ← (H + delta) mod 1, HSV → RGB (TF `adjust_hue` and torchvision

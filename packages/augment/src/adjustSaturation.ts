@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { type ColorStyle, COLOR_STYLES } from "./adjustContrast.ts"
 import { hsvToRgb, rgbToHsv } from "./internal/hsv.ts"
-import { assertImages, knownKeys, oneOf, perImage, perImageTensor } from "./internal/validate.ts"
+import { assertImages, knownKeys, oneOf, perImage, perImageTensor } from "@simclr/core"
 import { luma } from "./rgbToGrayscale.ts"
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { type Box, resizedCrop, type ResizedCropOptions } from "./resizedCrop.ts"
 import { roundHalfEven } from "./internal/resample.ts"
-import { assertImages, imageSize, knownKeys, numberIn } from "./internal/validate.ts"
+import { assertImages, imageSize, knownKeys, numberIn } from "@simclr/core"
 
 /** The official evaluation crop keeps 87.5 % of the shorter side (`CROP_PROPORTION`). */
 export const CROP_PROPORTION = 0.875

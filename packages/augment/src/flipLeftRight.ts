@@ -1,7 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core"
-import { InvalidArgumentError } from "./SimclrError.ts"
+import { assertImages, describe, InvalidArgumentError } from "@simclr/core"
 import { applyToSubset } from "./internal/subset.ts"
-import { assertImages, describe } from "./internal/validate.ts"
 
 /**
  * Mirrors images left ↔ right: all of them, or those whose `mask` entry is true (or 1).

@@ -1,6 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core"
-import { InvalidArgumentError } from "./SimclrError.ts"
-import { assertImages, knownKeys, numberIn, oneOf, perImage } from "./internal/validate.ts"
+import { assertImages, InvalidArgumentError, knownKeys, numberIn, oneOf, perImage } from "@simclr/core"
 
 /**
  * @since 0.1.0

@@ -16,7 +16,7 @@ export { augmentPresets, type PresetName } from "./presets.ts"
 export { type Box, resizedCrop, type ResizedCropOptions } from "./resizedCrop.ts"
 export { GRAYSCALE_WEIGHTS, rgbToGrayscale } from "./rgbToGrayscale.ts"
 export { type CropSampler, type CropSamplerOptions, sampleCropBoxes } from "./sampleCropBox.ts"
-export { InvalidArgumentError, SimclrError } from "./SimclrError.ts"
+export { InvalidArgumentError, SimclrError } from "@simclr/core"
 export {
   blurKernelSize,
   type BlurConfig,

@@ -1,7 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core"
-import { InvalidArgumentError } from "./SimclrError.ts"
+import { assertImages, describe, imageSize, InvalidArgumentError, knownKeys, oneOf } from "@simclr/core"
 import { axisTaps, type Interpolation, resampleAxis, type ResampleStyle } from "./internal/resample.ts"
-import { assertImages, describe, imageSize, knownKeys, oneOf } from "./internal/validate.ts"
 
 /**
  * An integer crop box: [top, left, height, width] in pixels.

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core"
-import { assertImages } from "./internal/validate.ts"
+import { assertImages } from "@simclr/core"
 
 /** ITU-R 601-2 luma weights used by TF `rgb_to_grayscale` and torchvision `rgb_to_grayscale`. */
 export const GRAYSCALE_WEIGHTS = [0.2989, 0.587, 0.114] as const

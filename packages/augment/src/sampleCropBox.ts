@@ -1,8 +1,6 @@
 import type { Box } from "./resizedCrop.ts"
-import { InvalidArgumentError } from "./SimclrError.ts"
-import { Random } from "./internal/Random.ts"
+import { describe, imageSize, InvalidArgumentError, knownKeys, numberIn, oneOf, Random, seedOf } from "@simclr/core"
 import { roundHalfEven } from "./internal/resample.ts"
-import { describe, imageSize, knownKeys, numberIn, oneOf, seedOf } from "./internal/validate.ts"
 
 /**
  * Which random-crop algorithm draws the boxes.

@@ -10,11 +10,9 @@ import { augmentPresets, type PresetName, PRESET_NAMES } from "./presets.ts"
 import { type Box, resizedCrop } from "./resizedCrop.ts"
 import { rgbToGrayscale } from "./rgbToGrayscale.ts"
 import { type CropSamplerOptions, resolveSampler, SAMPLER_KEYS, sampleCropBoxWith } from "./sampleCropBox.ts"
-import { InvalidArgumentError } from "./SimclrError.ts"
-import { Random } from "./internal/Random.ts"
+import { assertImages, booleanOption, describe, imageSize, InvalidArgumentError, knownKeys, numberIn, oneOf, Random, seedOf } from "@simclr/core"
 import { applyToSubset } from "./internal/subset.ts"
 import type { Interpolation, ResampleStyle } from "./internal/resample.ts"
-import { assertImages, booleanOption, describe, imageSize, knownKeys, numberIn, oneOf, seedOf } from "./internal/validate.ts"
 
 /**
  * Random resized crop of a view.

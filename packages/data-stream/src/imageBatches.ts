@@ -18,7 +18,7 @@ import {
 import { DEFAULT_MAX_PIXELS, decodeImage, type Fit } from "./decodeImage.ts"
 import { type DecodeCache, openDecodeCache } from "./internal/DecodeCache.ts"
 import { fingerprintOf } from "./internal/fingerprint.ts"
-import { Random } from "./internal/Random.ts"
+import { Random } from "@simclr/core"
 import type { RawImage, Source, SourceItem, SourceLike, StreamSource } from "./Source.ts"
 
 /**

@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Stream } from "effect"
 import { dual } from "effect/Function"
 import type { ImageBatch } from "./imageBatches.ts"
-import { Random } from "./internal/Random.ts"
+import { Random } from "@simclr/core"
 
 /**
  * A batch as tensors on the active tfjs backend: `images` is float32 NHWC in [0, 1] (bytes / 255);

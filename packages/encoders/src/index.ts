@@ -16,4 +16,4 @@ export {
 } from "./loadTorchvisionWeights.ts"
 export { resnet, type ResNetConfig, type ResNetDepth } from "./resnet.ts"
 export { loadModel, saveModel } from "./saveModel.ts"
-export { InvalidArgumentError, SimclrError } from "./SimclrError.ts"
+export { InvalidArgumentError, SimclrError } from "@simclr/core"

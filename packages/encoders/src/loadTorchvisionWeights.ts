@@ -1,8 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core"
 import type * as tfl from "@tensorflow/tfjs-layers"
-import { InvalidArgumentError } from "./SimclrError.ts"
+import { describe, InvalidArgumentError } from "@simclr/core"
 import { readSafetensors, type SafeTensor } from "./internal/safetensors.ts"
-import { describe } from "./internal/validate.ts"
 
 /**
  * What {@link loadTorchvisionWeights} did.

@@ -1,8 +1,7 @@
 import * as tfl from "@tensorflow/tfjs-layers"
 import { BatchNormalization } from "./batchNorm.ts"
 import { SkMix, SkStreamSum } from "./layers.ts"
-import { InvalidArgumentError } from "./SimclrError.ts"
-import { describe, knownKeys, numberIn, oneOf } from "./internal/validate.ts"
+import { describe, InvalidArgumentError, knownKeys, numberIn, oneOf } from "@simclr/core"
 
 /**
  * @since 0.1.0

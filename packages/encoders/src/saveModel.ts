@@ -1,7 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core"
 import * as tfl from "@tensorflow/tfjs-layers"
-import { InvalidArgumentError } from "./SimclrError.ts"
-import { describe } from "./internal/validate.ts"
+import { describe, InvalidArgumentError } from "@simclr/core"
 
 /** Weight shards of at most 4 MiB, as the tfjs converter writes them (browsers cache them separately). */
 const SHARD_BYTES = 4 * 1024 * 1024

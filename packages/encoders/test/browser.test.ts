@@ -33,10 +33,11 @@ describe.skipIf(!hasChromium)(`the saved encoder in headless Chromium${hasChromi
       const url = new URL(req.url ?? "/", "http://localhost")
       let file: string | undefined = routes[url.pathname]
       if (url.pathname.startsWith("/encoders/")) file = join(repo, "packages/encoders/dist", normalize(url.pathname.slice("/encoders/".length)))
+      if (url.pathname.startsWith("/core/")) file = join(repo, "packages/core/dist", normalize(url.pathname.slice("/core/".length)))
       if (url.pathname.startsWith("/model/")) file = join(work, "model", normalize(url.pathname.slice("/model/".length)))
       if (url.pathname === "/index.html") {
         res.writeHead(200, { "content-type": "text/html" })
-        res.end(`<!doctype html><script type="importmap">{"imports":{"@tensorflow/tfjs-core":"/tfjs.js","@tensorflow/tfjs-layers":"/tfjs.js"}}</script>`)
+        res.end(`<!doctype html><script type="importmap">{"imports":{"@tensorflow/tfjs-core":"/tfjs.js","@tensorflow/tfjs-layers":"/tfjs.js","@simclr/core":"/core/index.js"}}</script>`)
         return
       }
       if (file === undefined || !existsSync(file)) {

@@ -9,5 +9,5 @@
 export { SimclrBatchNormalization } from "./layers.ts"
 export { headPresets, projectionHead, type ProjectionHeadConfig, type ProjectionMode } from "./projectionHead.ts"
 export { simclrModel } from "./simclrModel.ts"
-export { InvalidArgumentError, SimclrError } from "./SimclrError.ts"
+export { InvalidArgumentError, SimclrError } from "@simclr/core"
 export { supervisedHead, type SupervisedHeadOptions } from "./supervisedHead.ts"

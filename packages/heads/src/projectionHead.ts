@@ -1,7 +1,6 @@
 import * as tfl from "@tensorflow/tfjs-layers"
 import { SimclrBatchNormalization } from "./layers.ts"
-import { InvalidArgumentError } from "./SimclrError.ts"
-import { booleanOption, describe, knownKeys, numberIn, oneOf } from "./internal/validate.ts"
+import { booleanOption, describe, InvalidArgumentError, knownKeys, numberIn, oneOf } from "@simclr/core"
 
 /**
  * @since 0.1.0

@@ -1,5 +1,5 @@
 import * as tfl from "@tensorflow/tfjs-layers"
-import { InvalidArgumentError } from "./SimclrError.ts"
+import { InvalidArgumentError } from "@simclr/core"
 
 /**
  * Encoder f and projection head g as one model: images → `[h, ft, z]` where h = f(x), z = g(h) and ft is

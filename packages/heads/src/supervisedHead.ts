@@ -1,6 +1,5 @@
 import * as tfl from "@tensorflow/tfjs-layers"
-import { InvalidArgumentError } from "./SimclrError.ts"
-import { booleanOption, knownKeys, numberIn } from "./internal/validate.ts"
+import { booleanOption, InvalidArgumentError, knownKeys, numberIn } from "@simclr/core"
 
 /**
  * @since 0.1.0

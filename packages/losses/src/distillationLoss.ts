@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { customGradient } from "./internal/customGradient.ts"
-import { assertMatrix, assertSameShape, booleanOption, knownKeys, positiveNumber } from "./internal/validate.ts"
+import { assertMatrix, assertSameShape, booleanOption, knownKeys, positiveNumber } from "@simclr/core"
 
 /**
  * Options of {@link distillationLoss}.

@@ -8,4 +8,4 @@ export { distillationLoss, type DistillationLossOptions } from "./distillationLo
 export { infoNce, type InfoNceOptions } from "./infoNce.ts"
 export { LARGE_NUM, ntXent, type NtXentOptions, type NtXentReduction } from "./ntXent.ts"
 export { type NtXentMetrics, ntXentMetrics } from "./ntXentMetrics.ts"
-export { InvalidArgumentError, SimclrError } from "./SimclrError.ts"
+export { InvalidArgumentError, SimclrError } from "@simclr/core"

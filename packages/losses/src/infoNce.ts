@@ -1,8 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { customGradient } from "./internal/customGradient.ts"
-import { InvalidArgumentError } from "./SimclrError.ts"
+import { assertMatrix, assertSameShape, assertSameWidth, booleanOption, InvalidArgumentError, knownKeys, positiveNumber } from "@simclr/core"
 import { l2Normalize, l2NormalizeGrad, type Normalized } from "./internal/normalize.ts"
-import { assertMatrix, assertSameShape, assertSameWidth, booleanOption, knownKeys, positiveNumber } from "./internal/validate.ts"
 
 /**
  * Options of {@link infoNce}.

@@ -9,7 +9,7 @@ import {
   knownKeys,
   oneOf,
   positiveNumber
-} from "./internal/validate.ts"
+} from "@simclr/core"
 
 /**
  * Options of {@link ntXent} (and {@link ntXentMetrics}, which reads `temperature` and `normalize`).

@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import * as tf from "@tensorflow/tfjs-core"
-import { Random } from "./internal/Random.ts"
+import { Random } from "@simclr/core"
 import { disposeState, sgd } from "./optimizers.ts"
 import { warmupCosine } from "./schedules.ts"
 

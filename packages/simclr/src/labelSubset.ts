@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Random } from "./internal/Random.ts"
+import { Random } from "@simclr/core"
 
 /**
  * @category models

@@ -12,7 +12,7 @@ import { type Installed, packAndInstall, tfjsVersion } from "./install.ts"
 describe("@simclr/data-stream installed alone", () => {
   let installed: Installed | undefined
   beforeAll(() => {
-    installed = packAndInstall("@simclr/data-stream", [`@tensorflow/tfjs-core@${tfjsVersion}`, `@tensorflow/tfjs-backend-cpu@${tfjsVersion}`], ["@simclr/augment"])
+    installed = packAndInstall("@simclr/data-stream", [`@tensorflow/tfjs-core@${tfjsVersion}`, `@tensorflow/tfjs-backend-cpu@${tfjsVersion}`])
   })
   afterAll(() => installed?.cleanup())
   const get = (): Installed => {
@@ -20,14 +20,14 @@ describe("@simclr/data-stream installed alone", () => {
     return installed
   }
 
-  it("packs the built code, its types and the README, and no tests; depends on effect, sharp, fast-glob and @simclr/augment", () => {
+  it("packs the built code, its types and the README, and no tests; depends on effect, sharp, fast-glob, @simclr/augment and @simclr/core", () => {
     const { files, app } = get()
     expect(files).toContain("dist/index.js")
     expect(files).toContain("dist/index.d.ts")
     expect(files).toContain("README.md")
     expect(files.filter((f) => f.startsWith("test/") || f.endsWith(".tsbuildinfo"))).toEqual([])
     const modules = join(app, "node_modules")
-    expect(readdirSync(join(modules, "@simclr")).toSorted()).toEqual(["augment", "data-stream"])
+    expect(readdirSync(join(modules, "@simclr")).toSorted()).toEqual(["augment", "core", "data-stream"])
     expect(["effect", "sharp", "fast-glob"].filter((dep) => !existsSync(join(modules, dep)))).toEqual([])
     const manifest = JSON.parse(readFileSync(join(modules, "@simclr", "data-stream", "package.json"), "utf8")) as Record<string, Record<string, string>>
     expect(Object.keys(manifest["peerDependencies"]!)).toEqual(["@tensorflow/tfjs-core"])

@@ -26,19 +26,37 @@ export interface Installed {
   readonly cleanup: () => void
 }
 
+const packageDir = (name: string): string => join(repo, "packages", name.replace(/^@simclr\//, ""))
+
+/** The workspace packages `name` depends on, directly or through each other (`@simclr/core` for all). */
+export const workspaceDependencies = (name: string): Array<string> => {
+  const found = new Set<string>()
+  const visit = (pkg: string): void => {
+    const manifest = JSON.parse(readFileSync(join(packageDir(pkg), "package.json"), "utf8")) as { dependencies?: Record<string, string> }
+    for (const dep of Object.keys(manifest.dependencies ?? {})) {
+      if ((dep.startsWith("@simclr/") || dep === "simclr") && !found.has(dep)) {
+        found.add(dep)
+        visit(dep)
+      }
+    }
+  }
+  visit(name)
+  return [...found].toSorted()
+}
+
 /**
- * `localDependencies` are other workspace packages the package depends on: they are not on the
+ * The workspace packages the package depends on (see {@link workspaceDependencies}) are not on the
  * registry yet, so they are packed too and installed from their tarballs alongside.
  */
-export const packAndInstall = (packageName: string, registryPackages: ReadonlyArray<string>, localDependencies: ReadonlyArray<string> = []): Installed => {
+export const packAndInstall = (packageName: string, registryPackages: ReadonlyArray<string>): Installed => {
   const work = mkdtempSync(join(tmpdir(), `simclr-${packageName.replace(/\W/g, "-")}-`))
   const pack = (name: string) =>
-    (JSON.parse(run("npm", ["pack", "--json", "--pack-destination", work], join(repo, "packages", name.replace(/^@simclr\//, "")))) as Array<{
+    (JSON.parse(run("npm", ["pack", "--json", "--pack-destination", work], packageDir(name))) as Array<{
       filename: string
       files: Array<{ path: string }>
     }>)[0]!
   const packed = [pack(packageName)]
-  const locals = localDependencies.map((name) => join(work, pack(name).filename))
+  const locals = workspaceDependencies(packageName).map((name) => join(work, pack(name).filename))
   const app = join(work, "app")
   mkdirSync(app)
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }))
@@ -83,13 +101,13 @@ export const describeStandalone = (
       expect(files.filter((f) => f.startsWith("test/") || f.endsWith(".tsbuildinfo"))).toEqual([])
     })
 
-    it(`installs without effect or any other @simclr package; its peers are ${peers.join(", ")}`, () => {
+    it(`installs without effect or any @simclr package but @simclr/core; its peers are ${peers.join(", ")}`, () => {
       const modules = join(get().app, "node_modules")
       const short = packageName.replace(/^@simclr\//, "")
       expect(existsSync(join(modules, "effect"))).toBe(false)
-      expect(readdirSync(join(modules, "@simclr"))).toEqual([short])
+      expect(readdirSync(join(modules, "@simclr")).toSorted()).toEqual([...new Set(["core", short])].toSorted())
       const manifest = JSON.parse(readFileSync(join(modules, "@simclr", short, "package.json"), "utf8")) as Record<string, unknown>
-      expect(manifest["dependencies"]).toBeUndefined()
+      expect(Object.keys((manifest["dependencies"] ?? {}) as object)).toEqual(short === "core" ? [] : ["@simclr/core"])
       expect(Object.keys(manifest["peerDependencies"] as object).toSorted()).toEqual([...peers].toSorted())
     })
 

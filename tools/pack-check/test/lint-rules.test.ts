@@ -1,7 +1,7 @@
 /**
  * The lint rule that keeps Effect out of the tensor packages really fires: the repository's own oxlint
  * configuration, run on probe files laid out like the repository, rejects `effect` imports (static,
- * sub-path and dynamic) in `augment`, `encoders`, `heads`, `losses`, `memory-queue` and `distill`, and
+ * sub-path and dynamic) in `core`, `augment`, `encoders`, `heads`, `losses`, `memory-queue` and `distill`, and
  * allows them in `data-stream` and `simclr`.
  */
 import { execFileSync } from "node:child_process"
@@ -11,7 +11,7 @@ import { join } from "node:path"
 import { afterAll, expect, it } from "vitest"
 import { repo } from "./install.ts"
 
-const pure = ["augment", "encoders", "heads", "losses", "memory-queue", "distill"]
+const pure = ["core", "augment", "encoders", "heads", "losses", "memory-queue", "distill"]
 const effectful = ["data-stream", "simclr"]
 const probe = `import { Effect } from "effect"
 import * as Schema from "effect/Schema"

@@ -10,12 +10,12 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Installed, packAndInstall, tfjsVersion } from "./install.ts"
 
-const LOCAL = ["@simclr/losses", "@simclr/augment", "@simclr/encoders", "@simclr/heads", "@simclr/data-stream", "@simclr/wasm-kernels", "@simclr/backend-onednn"]
+const LOCAL = ["@simclr/core", "@simclr/losses", "@simclr/augment", "@simclr/encoders", "@simclr/heads", "@simclr/data-stream", "@simclr/wasm-kernels", "@simclr/backend-onednn"]
 
 describe("simclr installed alone", () => {
   let installed: Installed | undefined
   beforeAll(() => {
-    installed = packAndInstall("simclr", [`@tensorflow/tfjs@${tfjsVersion}`], LOCAL)
+    installed = packAndInstall("simclr", [`@tensorflow/tfjs@${tfjsVersion}`])
   })
   afterAll(() => installed?.cleanup())
   const get = (): Installed => {

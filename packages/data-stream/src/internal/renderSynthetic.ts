@@ -30,7 +30,7 @@
  * Edges are antialiased: a pixel whose corners (and, for features near pixel size, centre) do not all agree
  * is supersampled on a 4×4 grid. Plain JavaScript arithmetic throughout; the same engine gives the same bytes.
  */
-import { Random } from "./Random.ts"
+import { Random } from "@simclr/core"
 
 /** The ten class names, in label order. */
 export const SYNTHETIC_CLASSES: ReadonlyArray<string> = [

@@ -6,7 +6,7 @@
  * the reference implementation does: the tensors tile the data exactly, without overlaps, gaps or
  * trailing bytes.
  */
-import { InvalidArgumentError } from "../SimclrError.ts"
+import { InvalidArgumentError } from "@simclr/core"
 
 export interface SafeTensor {
   readonly dtype: string

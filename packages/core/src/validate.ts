@@ -1,10 +1,9 @@
 /**
- * Argument checks shared by the tensor packages. Each package installs alone, so this file is copied
- * into every one of them (src/internal/validate.ts) and a pack-check test keeps the copies identical:
- * edit the one in packages/losses, then run `npm run sync-shared`.
+ * Argument checks shared by the @simclr tensor packages: each names the bad argument and what it allows,
+ * by throwing an {@link InvalidArgumentError}.
  */
 import * as tf from "@tensorflow/tfjs-core"
-import { InvalidArgumentError } from "../SimclrError.ts"
+import { InvalidArgumentError } from "./SimclrError.ts"
 
 export const shapeOf = (shape: ReadonlyArray<number>): string => `[${shape.join(", ")}]`
 

@@ -1,5 +1,4 @@
-/* Kept identical in every @simclr tensor package (each installs alone); the global symbol marker makes
- * `isInstance` agree across them. */
+/* The global symbol marker makes `isInstance` agree across two installed copies of this package. */
 /**
  * Errors thrown by the simclr-ts tensor packages for programmer errors (bad shapes, bad options).
  *
