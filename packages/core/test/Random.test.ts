@@ -63,7 +63,7 @@ it("uniform() is the 53-bit double (hi >>> 5)·2²⁶ + (lo >>> 6) over 2⁵³ o
 
 it("int(n) is unbiased (rejection) and in range; permutation is a permutation; bernoulli follows p", () => {
   const r = new Random(5)
-  const counts = new Array<number>(6).fill(0)
+  const counts = Array.from({ length: 6 }, () => 0)
   for (let i = 0; i < 60_000; i++) counts[r.int(6)]! += 1
   // Each count ~ Binomial(60000, 1/6): σ ≈ 91; 5σ bounds.
   for (const c of counts) expect(Math.abs(c - 10_000)).toBeLessThan(460)
