@@ -78,6 +78,8 @@ export interface Checkpoint {
   readonly weights: ReadonlyMap<string, { readonly shape: ReadonlyArray<number>; readonly values: Float32Array | Int32Array }>
   /** Optimiser slots: slot name → weight name → values. */
   readonly slots: ReadonlyMap<string, ReadonlyMap<string, { readonly shape: ReadonlyArray<number>; readonly values: Float32Array | Int32Array }>>
+  /** The objective's own tensors (`objectiveTensors` when written: a memory queue, a momentum network's weights), by name. */
+  readonly objective: ReadonlyMap<string, { readonly shape: ReadonlyArray<number>; readonly values: Float32Array | Int32Array }>
   readonly optimizerStep: number
 }
 
@@ -91,6 +93,11 @@ export interface CheckpointContents {
   readonly optimizerState: OptimizerState
   /** Weights outside the model saved with it (the online probe's `head_supervised/…`). */
   readonly extraWeights?: Readonly<Record<string, tf.Tensor>> | undefined
+  /**
+   * Tensors of the training objective that are not weights of the model (a memory queue, a momentum
+   * network's weights), saved under `objective/<name>`; loading the model alone ignores them.
+   */
+  readonly objectiveTensors?: Readonly<Record<string, tf.Tensor>> | undefined
   readonly position?: StreamPosition | undefined
   /** Any JSON-serialisable run state (seeds, counters, the last metrics). */
   readonly state?: unknown
@@ -157,6 +164,7 @@ export const writeCheckpoint = (dir: string, contents: CheckpointContents, keep 
         for (const slot of slotNames) {
           for (const [n, t] of Object.entries(contents.optimizerState.slots[slot]!)) tensors.push([`slot/${slot}/${n}`, t])
         }
+        for (const [n, t] of Object.entries(contents.objectiveTensors ?? {})) tensors.push([`objective/${n}`, t])
         const entries: Array<TensorEntry> = []
         const arrays: Array<Float32Array | Int32Array> = []
         let offset = 0
@@ -265,9 +273,9 @@ const checkManifest = (value: unknown, step: bigint): Manifest => {
     if (typeof entry !== "object" || entry === null) return bad(at, entry, "{ name, shape, dtype, offset }")
     const name = e["name"]
     const parts = typeof name === "string" ? name.split("/") : []
-    const named = parts[0] === "model" ? parts.length >= 2 : parts[0] === "slot" && parts.length >= 3 && slotNames.includes(parts[1])
+    const named = parts[0] === "model" || parts[0] === "objective" ? parts.length >= 2 : parts[0] === "slot" && parts.length >= 3 && slotNames.includes(parts[1])
     if (typeof name !== "string" || !named || parts.slice(1).some((x) => x === "")) {
-      return bad(`${at}.name`, name, `"model/<weight>" or "slot/<one of ${show(slotNames)}>/<weight>"`)
+      return bad(`${at}.name`, name, `"model/<weight>", "objective/<name>" or "slot/<one of ${show(slotNames)}>/<weight>"`)
     }
     if (seen.has(name)) return bad(`${at}.name`, name, "a name no other tensor has")
     seen.add(name)
@@ -324,6 +332,7 @@ const readOne = (path: string, name: string): Effect.Effect<Checkpoint, Checkpoi
       sizeCheck(data.length)
       if (crc32(data) !== manifest.crc32) throw new Error("tensors.bin fails its checksum: damaged")
       const weights: Entries = new Map()
+      const objective: Entries = new Map()
       const slots = new Map<string, Entries>()
       for (const e of manifest.tensors) {
         const count = e.shape.reduce((a, b) => a * b, 1)
@@ -331,6 +340,7 @@ const readOne = (path: string, name: string): Effect.Effect<Checkpoint, Checkpoi
         const values = e.dtype === "int32" ? new Int32Array(copy.buffer) : new Float32Array(copy.buffer)
         const [kind, slot, ...rest] = e.name.split("/")
         if (kind === "model") weights.set([slot, ...rest].join("/"), { shape: e.shape, values })
+        else if (kind === "objective") objective.set([slot, ...rest].join("/"), { shape: e.shape, values })
         else {
           if (!slots.has(slot!)) slots.set(slot!, new Map())
           slots.get(slot!)!.set(rest.join("/"), { shape: e.shape, values })
@@ -344,6 +354,7 @@ const readOne = (path: string, name: string): Effect.Effect<Checkpoint, Checkpoi
         config: manifest.config,
         weights,
         slots,
+        objective,
         optimizerStep: manifest.optimizer.step
       } satisfies Checkpoint
     },

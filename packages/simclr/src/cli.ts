@@ -15,7 +15,7 @@ import { parse as parseYaml } from "yaml"
 import { dirname, join } from "node:path"
 import { type BackendChoice, InvalidBackendOptionError, selectBackend } from "./backend.ts"
 import { nodeServices } from "./cli/nodeServices.ts"
-import { decodePretrainConfig, InvalidConfigError, PRESET_IDS, type PresetId, pretrainPresets } from "./config.ts"
+import { decodePretrainConfig, InvalidConfigError, PRESET_IDS, type PresetId, pretrainPresets, v2Defaults } from "./config.ts"
 import { demo, formatDemoTable } from "./demo.ts"
 import { type Accuracy, knnEvaluate, linearEvaluate } from "./evaluate.ts"
 import { extractFeatures, type Features } from "./extractFeatures.ts"
@@ -112,7 +112,9 @@ const withProgress = <A, E, R>(
     process.stderr.write("\nstopping after this step (Ctrl-C again to quit at once)…\n")
   }
   const tty = process.stderr.isTTY === true
-  const total = stepsPerEpoch === undefined ? undefined : Math.min(stepsPerEpoch * config.epochs, config.maxSteps ?? Infinity)
+  const total = stepsPerEpoch === undefined && config.trainSteps === undefined
+    ? undefined
+    : Math.min(config.trainSteps ?? (stepsPerEpoch ?? 0) * config.epochs, config.maxSteps ?? Infinity)
   return Effect.acquireUseRelease(
     Effect.sync(() => process.on("SIGINT", onSigint)),
     () =>
@@ -166,8 +168,17 @@ const pretrainCommand = Command.make(
     imageSize: optionalInt("image-size", "input size of the encoder"),
     learningRate: optionalNumber("learning-rate", "base learning rate (scaled by the preset's rule)"),
     temperature: optionalNumber("temperature", "NT-Xent temperature"),
+    trainSteps: optionalInt("train-steps", "the run's length in steps (official train_steps): overrides --epochs for the schedule and the end"),
     maxSteps: optionalInt("max-steps", "stop after this many steps"),
     seed: optionalInt("seed", "seed of the shuffles, augmentations and initialisation"),
+    v2: Flag.Boolean("v2").pipe(Flag.withDefault(false), Flag.withDescription("SimCLR v2: a momentum network and a memory queue of its keys as extra negatives, and the 3-layer head (implied by the flags below)")),
+    queueSize: optionalInt("queue-size", `v2: keys in the memory queue (default ${v2Defaults().queueSize})`),
+    momentum: optionalNumber("momentum", `v2: the momentum network's decay m in [0, 1] (default ${v2Defaults().momentum})`),
+    momentumSchedule: Flag.Literals("momentum-schedule", ["constant", "cosine"]).pipe(Flag.optional, Flag.withDescription("v2: constant m, or BYOL's cosine increase to 1 (default constant)")),
+    positives: Flag.Literals("positives", ["online", "momentum"]).pipe(
+      Flag.optional,
+      Flag.withDescription("v2: online = NT-Xent with in-batch and queue negatives; momentum = MoCo's z1 against k2 and z2 against k1, queue negatives (default online)")
+    ),
     backend: backendFlag,
   threads: threadsFlag
   },
@@ -184,6 +195,7 @@ const pretrainCommand = Command.make(
           chunkSize: pick(flags.chunkSize),
           imageSize: pick(flags.imageSize),
           temperature: pick(flags.temperature),
+          trainSteps: pick(flags.trainSteps),
           maxSteps: pick(flags.maxSteps),
           seed: pick(flags.seed)
         }).filter(([, v]) => v !== undefined)
@@ -191,11 +203,29 @@ const pretrainCommand = Command.make(
       const merged = { ...preset, ...fromFile, ...overrides } as Record<string, unknown>
       const learningRate = pick(flags.learningRate)
       if (learningRate !== undefined) merged["optimizer"] = { ...(merged["optimizer"] as object), learningRate }
+      const v2Flags = Object.fromEntries(
+        Object.entries({ queueSize: pick(flags.queueSize), momentum: pick(flags.momentum), momentumSchedule: pick(flags.momentumSchedule), positives: pick(flags.positives) }).filter(([, v]) =>
+          v !== undefined
+        )
+      )
+      if (flags.v2 || Object.keys(v2Flags).length > 0) {
+        const existing = merged["v2"]
+        // --v2 on a v1 recipe: the paper's 3-layer head too (unless the config file sets the head's depth).
+        if (existing === undefined && (fromFile["head"] as { numLayers?: unknown } | undefined)?.numLayers === undefined) {
+          merged["head"] = { ...(merged["head"] as object), numLayers: 3 }
+        }
+        merged["v2"] = { ...v2Defaults(), ...(typeof existing === "object" && existing !== null ? existing : {}), ...v2Flags }
+      }
       const config = yield* decodePretrainConfig(merged, configPath === undefined ? "flags" : `${configPath} and flags`)
       yield* requireRunFolder(flags.out, "pretrain", "write")
       const source = yield* resolveData(flags.data, { imageSize: config.imageSize })
       yield* useBackend(flags.backend, flags.threads)
       const perEpoch = source._tag === "IndexedSource" ? Math.floor(source.size / config.batchSize) : undefined
+      if (config.v2 !== undefined) {
+        yield* Effect.log(
+          `SimCLR v2: memory queue of ${config.v2.queueSize} keys, momentum ${config.v2.momentum} (${config.v2.momentumSchedule ?? "constant"}), positives ${config.v2.positives ?? "online"}, ${config.head.numLayers ?? 2}-layer head`
+        )
+      }
       const result = yield* withProgress(config, perEpoch, (progress) => pretrain(source, config, { out: flags.out, ...progress }))
       yield* Effect.log(`${result.ending}: ${result.steps} steps in ${result.seconds.toFixed(1)} s; checkpoint ${result.checkpoint ?? "none"}`)
     })
@@ -335,7 +365,10 @@ const finetuneCommand = Command.make(
     epochs: Flag.Int("epochs").pipe(Flag.withDefault(finetuneDefaults().epochs), Flag.withDescription(`default ${finetuneDefaults().epochs}`)),
     batchSize: Flag.Int("batch-size").pipe(Flag.withDefault(finetuneDefaults().batchSize), Flag.withDescription(`default ${finetuneDefaults().batchSize}`)),
     learningRate: Flag.Finite("learning-rate").pipe(Flag.withDefault(0.005), Flag.withDescription("LARS base rate, × √batch (official 1 %/10 % recipe; default 0.005)")),
-    ftProjSelector: Flag.Int("ft-proj-selector").pipe(Flag.withDefault(0), Flag.withDescription("projection-head layer the classifier reads: 0 = h, 1 = first head layer (v2) (default 0)")),
+    ftProjSelector: Flag.Int("ft-proj-selector").pipe(
+      Flag.optional,
+      Flag.withDescription("projection-head layer the classifier reads: 0 = h, 1 = first head layer (default 1 for a SimCLR v2 run, as the paper; 0 otherwise)")
+    ),
     freezeUpTo: Flag.Int("freeze-up-to").pipe(Flag.withDefault(-1), Flag.withDescription("freeze the stem and groups up to this block: -1 none, 0 stem, 1-4 layer1-4 (default -1)")),
     seed: Flag.Int("seed").pipe(Flag.withDefault(0), Flag.withDescription("seeds the label subset, order and augmentation (default 0)")),
     backend: backendFlag,
@@ -344,7 +377,12 @@ const finetuneCommand = Command.make(
   (flags) =>
     Effect.gen(function*() {
       // finetune reads the run again once the backend is up; this read refuses a run without a checkpoint first.
-      const { imageSize } = (yield* readRun(flags.run)).config
+      const { imageSize, v2 } = (yield* readRun(flags.run)).config
+      const chosenSelector = pick(flags.ftProjSelector)
+      const ftProjSelector = chosenSelector ?? (v2 === undefined ? 0 : 1)
+      if (chosenSelector === undefined && v2 !== undefined) {
+        yield* Effect.log("a SimCLR v2 run: fine-tuning from the projection head's first layer (--ft-proj-selector 1, as the paper); pass --ft-proj-selector 0 to start from h")
+      }
       const out = pick(flags.out) ?? join(flags.run, "finetune")
       yield* requireRunFolder(out, "finetune", "write")
       const source = yield* labeledData("--data", flags.data, "train", imageSize, "fine-tuning")
@@ -362,7 +400,7 @@ const finetuneCommand = Command.make(
         batchSize: flags.batchSize,
         seed: flags.seed,
         optimizer: { ...finetuneDefaults().optimizer, learningRate: flags.learningRate },
-        ftProjSelector: flags.ftProjSelector,
+        ftProjSelector,
         freezeUpTo: flags.freezeUpTo,
         ...(fraction === undefined ? {} : { labelFraction: fraction }),
         ...(perClass === undefined ? {} : { labelsPerClass: perClass }),

@@ -1,7 +1,7 @@
 /**
- * SimCLR for TensorFlow.js: pipeline builders and the `simclr` CLI, composed from the @simclr packages.
- * This release holds the optimisers and learning-rate schedules; the training loop, evaluations and the
- * CLI follow.
+ * SimCLR for TensorFlow.js: pipeline builders and the `simclr` CLI, composed from the @simclr packages:
+ * the one training loop with pluggable objectives (SimCLR v1, v2, your own), fine-tuning, evaluations,
+ * checkpoints and backends.
  *
  * @since 0.1.0
  */
@@ -10,7 +10,7 @@ export { type Checkpoint, type CheckpointContents, CheckpointError, readLatestCh
 export { demo, type DemoOptions, type DemoResult, formatDemoTable, type RepresentationScore } from "./demo.ts"
 export { finetune, type FinetuneConfig, finetuneDefaults, type FinetuneResult } from "./finetune.ts"
 export { labelSubset, type LabelSubsetOptions } from "./labelSubset.ts"
-export { decodePretrainConfig, InvalidConfigError, PRESET_IDS, PretrainConfigSchema, type PresetId, pretrainPresets, viewConfigOf } from "./config.ts"
+export { decodePretrainConfig, InvalidConfigError, PRESET_IDS, PretrainConfigSchema, type PresetId, pretrainPresets, v2Defaults, viewConfigOf } from "./config.ts"
 export { type LoadedRun, loadRun, readRunConfig } from "./loadRun.ts"
 export { type DataSpecOptions, resolveData } from "./resolveData.ts"
 export { type ExtractOptions, extractFeatures, type Features } from "./extractFeatures.ts"
@@ -52,7 +52,11 @@ export {
   type PretrainOptions,
   type PretrainResult,
   RunFolderError,
+  type SimclrV2Config,
   type StepMetrics
 } from "./pretrain.ts"
+export type { Objective, ObjectiveContext, ObjectiveInfo, ObjectiveSnapshot, ObjectiveStepResult } from "./objective.ts"
+export { simclrObjective, simclrV2Objective, simclrV2Step, type SimclrV2StepOptions, type SimclrV2StepResult } from "./simclrObjective.ts"
+export { type LoopMetrics, trainLoop, type TrainLoopConfig, type TrainLoopOptions, type TrainLoopResult } from "./trainLoop.ts"
 export { NonFiniteLoss, simclrStep, type SimclrStepOptions, type SimclrStepResult, trainableWeights } from "./simclrStep.ts"
 export { npyBytes, writeNpy } from "./writeNpy.ts"

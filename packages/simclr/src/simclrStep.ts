@@ -44,6 +44,13 @@ export interface SimclrStepOptions {
    * moving averages are updated once per chunk. Costs one extra forward pass.
    */
   readonly chunkSize?: number
+  /**
+   * The contrastive loss of the two views' projections z₁, z₂ ([N, D] each). Default: NT-Xent at
+   * `temperature` (`ntXent(z1, z2, { temperature })`). SimCLR v2 passes NT-Xent with a memory queue's
+   * rows as extra negatives, or MoCo's loss against a momentum network's keys. Gradients reach the
+   * network only through z₁ and z₂; the metrics stay NT-Xent's in-batch ones.
+   */
+  readonly loss?: (z1: tf.Tensor2D, z2: tf.Tensor2D) => tf.Scalar
 }
 
 /**
@@ -116,6 +123,9 @@ const probeLossOf = (h: tf.Tensor, weights: Readonly<Record<string, tf.Variable>
   return { loss, correct, labeled }
 }
 
+/** The step's contrastive loss: the caller's, or NT-Xent at the step's temperature. */
+const lossOf = (options: SimclrStepOptions) => options.loss ?? ((z1: tf.Tensor2D, z2: tf.Tensor2D) => ntXent(z1, z2, { temperature: options.temperature }) as tf.Scalar)
+
 interface StepTensors {
   readonly value: tf.Scalar
   readonly grads: tf.NamedTensorMap
@@ -147,7 +157,7 @@ const fullBatch = (
       const z1 = tf.slice(z, [0, 0], [n, -1])
       const z2 = tf.slice(z, [n, 0], [n, -1])
       zs = [tf.keep(z1), tf.keep(z2)]
-      const contrastive = ntXent(z1, z2, { temperature: options.temperature }) as tf.Scalar
+      const contrastive = lossOf(options)(z1 as tf.Tensor2D, z2 as tf.Tensor2D)
       if (probe === undefined) return contrastive
       contrastiveLoss = tf.keep(contrastive)
       const terms = probeLossOf(outputs[0]!, probe.weights, probe.labels)
@@ -208,7 +218,7 @@ const chunked = (
   for (const p of parts) tf.dispose([p.z1, p.z2, p.h1, p.h2])
   moving.forEach((w, i) => (w as tf.Variable).assign(saved[i]!))
   tf.dispose(saved)
-  const loss = (a: tf.Tensor, b: tf.Tensor) => ntXent(a, b, { temperature: options.temperature }) as tf.Scalar
+  const loss = lossOf(options)
   const { value, dz1, dz2 } = tf.tidy(() => {
     const { value: v, grads } = tf.valueAndGrads(loss as never)([z1, z2])
     return { value: v as tf.Scalar, dz1: grads[0]!, dz2: grads[1]! }

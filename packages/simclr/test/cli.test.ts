@@ -167,4 +167,32 @@ describe("simclr CLI", () => {
     expect(direct.length).toBe(embedded.length)
     direct.forEach((v, i) => expect(Math.abs(v - embedded[i]!)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(v))))
   })
+  it("pretrain --v2: the momentum network and queue (flags into the config's v2 block, the 3-layer head), resumable; finetune of a v2 run reads head layer 1 and says so; bad v2 flags are named", () => {
+    const out = join(root, "v2")
+    // The tiny recipe without the head's depth: --v2 then takes the paper's 3-layer head (a depth in the file is kept).
+    const v2Config = join(root, "tiny-v2.json")
+    writeFileSync(v2Config, JSON.stringify({ ...tiny, head: { outputDim: 8 } }))
+    const v2 = ["pretrain", "--config", v2Config, "--data", "synthetic:48", "--out", out, "--backend", "cpu", "--v2", "--queue-size", "32", "--momentum-schedule", "cosine"]
+    const first = run([...v2, "--max-steps", "3"])
+    expect({ status: first.status, stderr: first.stderr }).toMatchObject({ status: 0 })
+    expect(first.stdout + first.stderr).toContain("SimCLR v2: memory queue of 32 keys, momentum 0.99 (cosine), positives online, 3-layer head")
+    const config = JSON.parse(readFileSync(join(out, "config.json"), "utf8")) as { head: { numLayers: number }; v2: unknown }
+    expect([config.head.numLayers, config.v2]).toEqual([3, { queueSize: 32, momentum: 0.99, momentumSchedule: "cosine", positives: "online" }])
+    const resumed = run(v2)
+    expect({ status: resumed.status, stderr: resumed.stderr }).toMatchObject({ status: 0 })
+    expect(resumed.stdout + resumed.stderr).toMatch(/completed: 18 steps/)
+    const lines = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { step: number; queueRows: number; momentum: number })
+    // 16 keys a step (batch 8, two views) into 32 rows: 0, 16, then full.
+    expect(lines.map((l) => l.queueRows)).toEqual([0, 16, ...Array.from({ length: 16 }, () => 32)])
+    expect(lines[0]!.momentum).toBe(0.99)
+    expect(lines.at(-1)!.momentum).toBeGreaterThan(0.999)
+    const tuned = run(["finetune", "--run", out, "--data", "synthetic:40", "--epochs", "1", "--batch-size", "10", "--backend", "cpu"])
+    expect({ status: tuned.status, stderr: tuned.stderr }).toMatchObject({ status: 0 })
+    expect(tuned.stdout + tuned.stderr).toContain("a SimCLR v2 run: fine-tuning from the projection head's first layer (--ft-proj-selector 1, as the paper)")
+    expect((JSON.parse(readFileSync(join(out, "finetune", "config.json"), "utf8")) as { ftProjSelector: number }).ftProjSelector).toBe(1)
+    const bad = run(["pretrain", "--config", configPath, "--data", "synthetic:48", "--out", join(root, "v2-bad"), "--backend", "cpu", "--momentum", "1.5"])
+    expect({ status: bad.status, stdout: bad.stdout }).toEqual({ status: 1, stdout: "" })
+    expect(bad.stderr).toContain(`Expected a value between 0 and 1\n  at ["v2"]["momentum"]`)
+    expect(existsSync(join(root, "v2-bad"))).toBe(false)
+  })
 })

@@ -136,7 +136,7 @@ describe("simclr: bad input stops every command before any work", () => {
         ["pretrain", "--config", "typos.yaml", "--out", "out"],
         [
           "invalid configuration (typos.yaml and flags):",
-          `unknown key "temprature" (did you mean "temperature"?); allowed keys: imageSize, batchSize, epochs, seed, temperature, encoder, head, optimizer, augment, checkpointEvery, keepCheckpoints, logEvery, decodeSize, decodeConcurrency, decodeCache, maxSteps, examplesPerEpoch, linearProbe, chunkSize`,
+          `unknown key "temprature" (did you mean "temperature"?); allowed keys: imageSize, batchSize, epochs, seed, temperature, encoder, head, optimizer, augment, checkpointEvery, keepCheckpoints, logEvery, decodeSize, decodeConcurrency, decodeCache, trainSteps, maxSteps, examplesPerEpoch, linearProbe, chunkSize, v2`,
           `  at ["temprature"]`,
           `unknown key "encoder.bogus"; allowed keys of encoder: depth, widthMultiplier, skRatio, seRatio, stem, batchNormMomentum, batchNormEpsilon, zeroInitLastBlockGamma, shortcut, baseWidth, blocksPerGroup, seed`,
           `  at ["encoder"]["bogus"]`,

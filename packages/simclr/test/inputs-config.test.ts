@@ -9,7 +9,7 @@ import { Effect } from "effect"
 import { decodePretrainConfig, nearestKey, pretrainPresets } from "../src/config.ts"
 
 const TOP_KEYS =
-  "imageSize, batchSize, epochs, seed, temperature, encoder, head, optimizer, augment, checkpointEvery, keepCheckpoints, logEvery, decodeSize, decodeConcurrency, decodeCache, maxSteps, examplesPerEpoch, linearProbe, chunkSize"
+  "imageSize, batchSize, epochs, seed, temperature, encoder, head, optimizer, augment, checkpointEvery, keepCheckpoints, logEvery, decodeSize, decodeConcurrency, decodeCache, trainSteps, maxSteps, examplesPerEpoch, linearProbe, chunkSize, v2"
 const ENCODER_KEYS = "depth, widthMultiplier, skRatio, seRatio, stem, batchNormMomentum, batchNormEpsilon, zeroInitLastBlockGamma, shortcut, baseWidth, blocksPerGroup, seed"
 const OPTIMIZER_KEYS = "name, learningRate, scaling, weightDecay, momentum, warmupEpochs"
 const HEAD_KEYS = "mode, numLayers, hiddenDim, outputDim, lastBatchNormCenter, batchNormMomentum, batchNormEpsilon, seed"
@@ -62,6 +62,15 @@ describe("unknown config keys", () => {
       const message = yield* messageOf({ ...pretrainPresets.demo(), batch_size: 64, temperature: 0 })
       assert.include(message, `unknown key "batch_size" (did you mean "batchSize"?); allowed keys: ${TOP_KEYS}\n  at ["batch_size"]`)
       assert.include(message, `Expected a value greater than 0\n  at ["temperature"]`)
+    }))
+
+  it.effect("the v2 block: a typo names its key and the v2 keys, a momentum outside [0, 1] and an unknown positives are named", () =>
+    Effect.gen(function*() {
+      const message = yield* messageOf({ ...pretrainPresets["fashion-mnist-v2"](), v2: { queSize: 4096, momentum: 1.5, positives: "keys" } })
+      assert.include(message, `unknown key "v2.queSize" (did you mean "queueSize"?); allowed keys of v2: queueSize, momentum, momentumSchedule, positives\n  at ["v2"]["queSize"]`)
+      assert.include(message, `Expected a value between 0 and 1\n  at ["v2"]["momentum"]`)
+      assert.include(message, `Expected "online" | "momentum"\n  at ["v2"]["positives"]`)
+      assert.include(message, `Missing key\n  at ["v2"]["queueSize"]`)
     }))
 
   it.effect("a config with only declared keys still decodes, an augment object keeps its own keys", () =>

@@ -107,6 +107,24 @@ describe("pretrain", () => {
       assert.deepStrictEqual(readdirSync(damaged), ["config.json"])
     }))
 
+  it.effect("trainSteps (official train_steps) sets the run's length and the schedule's horizon, crossing epochs as needed", () =>
+    Effect.gen(function*() {
+      yield* selectBackend("cpu")
+      const out = join(root, "train-steps")
+      // 16 images, batch 4: 4 steps per epoch; 6 steps need a second epoch; epochs (2) is overridden.
+      const stepped: PretrainConfig = { ...config, epochs: 1, trainSteps: 6, optimizer: { ...config.optimizer, warmupEpochs: 0 } }
+      const result = yield* pretrain(source(), stepped, { out })
+      assert.deepStrictEqual([result.steps, result.ending], [6, "completed"])
+      const lines = metrics(out)
+      assert.deepStrictEqual(lines.map((m) => [m.step, m.epoch]), [[1, 0], [2, 0], [3, 0], [4, 0], [5, 1], [6, 1]])
+      // Cosine decay over exactly 6 steps from the scaled rate 1 × 4/256: lr(k) = ½(1 + cos(πk/6)) × 4/256.
+      lines.forEach((m, k) => assert.closeTo(m.learningRate, 0.5 * (1 + Math.cos((Math.PI * k) / 6)) * (4 / 256), 1e-12))
+      assert.deepStrictEqual(readdirSync(join(out, "checkpoints")).at(-1), "step-00000006")
+      // Run again: nothing is left to do.
+      const again = yield* pretrain(source(), stepped, { out })
+      assert.deepStrictEqual([again.steps, again.ending, again.resumedFrom], [6, "completed", 6])
+    }))
+
   it.effect("loadRun rebuilds the trained model; extractFeatures gives its inference-mode features in source order", () =>
     Effect.gen(function*() {
       yield* selectBackend("cpu")

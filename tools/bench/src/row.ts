@@ -1,7 +1,7 @@
 /**
  * One row of the benchmark suite (`suite.ts` runs each in its own process): prints one JSON line.
  *
- *   node dist/row.js --row=step-r18-32|step-r18x025-28|step-demo|ntxent|augment|data|profile --backend=onednn|wasm|cpu [--threads=N] [--runs=N]
+ *   node dist/row.js --row=step-r18-32|step-r18x025-28|step-v2-r18x025-28|step-demo|ntxent|augment|data|profile --backend=onednn|wasm|cpu [--threads=N] [--runs=N]
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { augmentPresets, simclrView, twoViews } from "@simclr/augment"
@@ -10,7 +10,8 @@ import { projectionHead, simclrModel } from "@simclr/heads"
 import { ntXent } from "@simclr/losses"
 import { availableParallelism } from "node:os"
 import * as tfl from "@tensorflow/tfjs-layers"
-import { buildSimclrModel, disposeState, makeOptimizer, pretrainPresets, selectBackend, sgd, simclrStep, trainableWeights, type Optimizer } from "simclr"
+import { createMemoryQueue, enqueue, momentumEncoder } from "@simclr/memory-queue"
+import { buildSimclrModel, disposeState, makeOptimizer, pretrainPresets, selectBackend, sgd, simclrStep, simclrV2Step, trainableWeights, type Optimizer } from "simclr"
 import { Effect } from "effect"
 import { categoryOf, parseFlag, peakRssMb, time } from "./harness.ts"
 import { jpegFolder, runOne } from "./jpegs.ts"
@@ -86,6 +87,41 @@ const ntXentForwardBackward = (z1: tf.Tensor, z2: tf.Tensor, temperature: number
   const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => ntXent(a as tf.Tensor2D, b as tf.Tensor2D, { temperature }))([z1, z2])
   grads.forEach((g) => g.dataSync())
   tf.dispose([value, ...grads])
+}
+
+/** The v2 queue of the v2 row: 4,096 keys of 128-d (the `fashion-mnist-v2` preset's), full from the start (the steady state). */
+const V2_QUEUE = 4096
+
+/**
+ * SimCLR v2's step on the ResNet-18 ×0.25 case: the momentum network's forward pass over both views,
+ * NT-Xent with in-batch and 4,096 queue negatives, the online update, the momentum update and the
+ * enqueue (`simclrV2Step`), next to the v1 row on the same network.
+ */
+const v2StepRow = (threadCount: number | undefined): RowResult => {
+  const c = STEP_CASES["step-r18x025-28"]!
+  const model = c.build()
+  const target = momentumEncoder(model)
+  const optimizer = c.optimizer()
+  const views = fixedViews(c)
+  let state = optimizer.init(trainableWeights(model))
+  const random = tf.tidy(() => {
+    const k = tf.randomNormal([V2_QUEUE, 128], 0, 1, "float32", 11)
+    return tf.div(k, tf.norm(k, "euclidean", 1, true)) as tf.Tensor2D
+  })
+  let queue = enqueue(createMemoryQueue({ size: V2_QUEUE, dim: 128 }), random)
+  random.dispose()
+  const t = time(() => {
+    const r = simclrV2Step(model, target, queue, views, state, { temperature: c.temperature, optimizer, learningRate: c.learningRate, momentum: 0.99 })
+    state = r.state
+    queue = r.queue
+  }, runsOr(backend === "cpu" ? 1 : c.runs), 1)
+  return {
+    row: "step-v2-r18x025-28", label: `SimCLR v2 step (momentum network + ${V2_QUEUE.toLocaleString("en")}-key queue), ResNet-18 ×0.25 CIFAR stem, head 128-128-128, SGD`, backend,
+    ...(threadCount === undefined ? {} : { threads: threadCount }),
+    batch: `${c.batch} × ${c.size}×${c.size}×${c.channels}`,
+    msMedian: t.medianMs, msMin: t.minMs, msMax: t.maxMs, runs: t.runs,
+    perSecond: (1000 * c.batch) / t.medianMs, unit: "img/s", peakRssMb: peakRssMb()
+  }
 }
 
 const stepRow = (key: string, c: StepCase, threadCount: number | undefined): RowResult => {
@@ -213,6 +249,8 @@ if (row === "data") {
   const stepCase = STEP_CASES[row]
   const result = stepCase !== undefined
     ? stepRow(row, stepCase, selected.threads)
+    : row === "step-v2-r18x025-28"
+    ? v2StepRow(selected.threads)
     : row === "ntxent"
     ? ntxentRow(selected.threads)
     : row === "augment"

@@ -8,7 +8,8 @@
  *
  * `--only` takes row names or the prefix `step` (every step row).
  *
- * Rows: step-r18-32, step-r18x025-28, step-demo, ntxent, augment, data, profile. Each row runs in its
+ * Rows: step-r18-32, step-r18x025-28, step-v2-r18x025-28 (SimCLR v2: momentum network and memory queue),
+ * step-demo, ntxent, augment, data, profile. Each row runs in its
  * own Node process, so its peak RSS is its own. On cpu the two ResNet-18 steps are skipped unless
  * `--cpu-steps` is given (issue 7 measured ≈ 3.6 h and ≈ 21 min per step there), and so is the demo
  * network's (minutes per step).
@@ -42,10 +43,11 @@ export interface RowResult {
 /** PyTorch 1.13 on the same machine, 2 threads (issue 7): ms per step. */
 const PYTORCH_MS: Record<string, number> = { "step-r18-32": 2750, "step-r18x025-28": 390 }
 
-const ROWS = ["step-r18-32", "step-r18x025-28", "step-demo", "ntxent", "augment", "data", "profile"] as const
+const ROWS = ["step-r18-32", "step-r18x025-28", "step-v2-r18x025-28", "step-demo", "ntxent", "augment", "data", "profile"] as const
 const CPU_SKIPPED: Record<string, string> = {
   "step-r18-32": "skipped on cpu: ≈ 3.6 h per step (issue 7); --cpu-steps runs it",
   "step-r18x025-28": "skipped on cpu: ≈ 21 min per step (issue 7); --cpu-steps runs it",
+  "step-v2-r18x025-28": "skipped on cpu: the ×0.25 step plus a forward pass, ≈ 21 min per step; --cpu-steps runs it",
   "step-demo": "skipped on cpu: minutes per step (16.3 s for 16 images of 16×16 on this network's 8-wide sibling); --cpu-steps runs it",
   profile: "profiled on wasm only (the cpu backend's convolutions dominate everything)"
 }

@@ -28,12 +28,15 @@ export interface Installed {
 
 const packageDir = (name: string): string => join(repo, "packages", name.replace(/^@simclr\//, ""))
 
-/** The workspace packages `name` depends on, directly or through each other (`@simclr/core` for all). */
+/** The workspace packages `name` depends on (optionally too), directly or through each other (`@simclr/core` for all). */
 export const workspaceDependencies = (name: string): Array<string> => {
   const found = new Set<string>()
   const visit = (pkg: string): void => {
-    const manifest = JSON.parse(readFileSync(join(packageDir(pkg), "package.json"), "utf8")) as { dependencies?: Record<string, string> }
-    for (const dep of Object.keys(manifest.dependencies ?? {})) {
+    const manifest = JSON.parse(readFileSync(join(packageDir(pkg), "package.json"), "utf8")) as {
+      dependencies?: Record<string, string>
+      optionalDependencies?: Record<string, string>
+    }
+    for (const dep of Object.keys({ ...manifest.dependencies, ...manifest.optionalDependencies })) {
       if ((dep.startsWith("@simclr/") || dep === "simclr") && !found.has(dep)) {
         found.add(dep)
         visit(dep)
