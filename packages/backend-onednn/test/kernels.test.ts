@@ -109,7 +109,7 @@ describe.skipIf(skipReason !== undefined && !required)("@simclr/backend-onednn k
   it("registers the native kernels under the backend's name", () => {
     const r = registerOnednnBackend()
     expect(r.name).toBe("onednn")
-    expect(r.kernels).toEqual(expect.arrayContaining(["Conv2D", "FusedConv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "BatchMatMul", "_FusedMatMul", "MaxPool", "MaxPoolGrad", "AvgPool", "AvgPoolGrad", "FusedBatchNorm", "Relu", "Step", "Sum", "Mean", "Multiply", "Slice", "PadV2"]))
+    expect(r.kernels).toEqual(expect.arrayContaining(["Conv2D", "FusedConv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "BatchMatMul", "_FusedMatMul", "MaxPool", "MaxPoolGrad", "AvgPool", "AvgPoolGrad", "FusedBatchNorm", "Relu", "Step", "Sum", "Mean", "Multiply", "Slice", "SplitV", "PadV2"]))
     expect(r.threads).toBeGreaterThanOrEqual(1)
     expect(tf.getKernel("Conv2D", "onednn")?.kernelFunc).not.toBe(tf.getKernel("Conv2D", "cpu")?.kernelFunc)
   })
@@ -390,7 +390,7 @@ describe.skipIf(skipReason !== undefined && !required)("@simclr/backend-onednn k
     expect(Array.from(out)).toEqual([2, 3, 4, 5])
   })
 
-  it("Slice, Transpose, Tile, Reverse, PadV2 and Concat are bit-exact, for float32 and int32", () => {
+  it("Slice, SplitV, Transpose, Tile, Reverse, PadV2 and Concat are bit-exact, for float32 and int32", () => {
     for (let trial = 0; trial < 40; trial++) {
       const rank = int(1, 5)
       const shape = Array.from({ length: rank }, () => int(1, 6))
@@ -409,6 +409,9 @@ describe.skipIf(skipReason !== undefined && !required)("@simclr/backend-onednn k
       const y = () => tf.tensor(dtype === "int32" ? Int32Array.from(ov, (v) => Math.round(v * 1000)) : ov, other, dtype)
       const label = `${dtype} [${shape}]`
       expectClose(`slice ${label} begin ${begin} size ${size}`, onBoth(() => tf.slice(x(), begin, size)), true)
+      const cut = int(0, shape[axis]!)
+      expectClose(`split ${label} on ${axis} at ${cut}`, onBoth(() => tf.split(x(), [cut, shape[axis]! - cut], axis)), true)
+      expectClose(`split ${label} in ${shape[axis]} on ${axis}`, onBoth(() => tf.split(x(), shape[axis]!, axis)), true)
       expectClose(`transpose ${label} perm ${perm}`, onBoth(() => tf.transpose(x(), perm)), true)
       expectClose(`tile ${label} reps ${reps}`, onBoth(() => tf.tile(x(), reps)), true)
       expectClose(`reverse ${label} dims ${dims}`, onBoth(() => tf.reverse(x(), dims)), true)
