@@ -63,39 +63,23 @@ export interface OptimizerConfig {
 }
 
 /**
- * Everything a pre-training run needs, all JSON (it is written to `config.json`).
+ * Everything a pre-training run needs, all JSON (it is written to `config.json`): the loop's fields
+ * (`TrainLoopConfig`: batch size, epochs or `trainSteps`, seed, image size, checkpoints, decoding) and
+ * SimCLR's (network, loss, optimiser, augmentation, probe, v2).
  *
  * @category models
  * @since 0.1.0
  */
 export interface PretrainConfig extends TrainLoopConfig {
-  readonly imageSize: number
-  readonly batchSize: number
-  readonly epochs: number
-  readonly seed: number
+  /** NT-Xent's τ. */
   readonly temperature: number
   readonly encoder: ResNetConfig
   /** The head without `inputDim` (taken from the encoder). */
   readonly head: Omit<ProjectionHeadConfig, "inputDim">
+  /** The optimiser and the schedule's base rate, scaling and warm-up. */
   readonly optimizer: OptimizerConfig
   /** A preset name of `@simclr/augment` or a `ViewConfig`; its output size is set to `imageSize`. */
   readonly augment: ViewConfig | PresetName
-  /** Checkpoint every this many steps (and at the end); default: once per epoch. */
-  readonly checkpointEvery?: number
-  /** Default 5 (official `keep_checkpoint_max`). */
-  readonly keepCheckpoints?: number
-  /** Log every this many steps; default 1. */
-  readonly logEvery?: number
-  /** Decoded image size before augmentation; default `imageSize`. */
-  readonly decodeSize?: number
-  /** Images decoded at once; default 4. */
-  readonly decodeConcurrency?: number
-  /** Decode cache file, for sources read many times; default none. */
-  readonly decodeCache?: string
-  /** Stop after this many optimisation steps in total (for smoke runs); default: all epochs. */
-  readonly maxSteps?: number
-  /** Images per epoch, for the schedule, when the source cannot tell (an iterable); indexed sources know. */
-  readonly examplesPerEpoch?: number
   /**
    * Train a linear classifier on stop-gradient h alongside, when the source has labels (official
    * `lineareval_while_pretraining`, default true): its accuracy in `metrics.jsonl` shows how linearly
