@@ -34,7 +34,7 @@ if [ ! -f "$OUT/v1/results.json" ]; then
   log "v1: fashion-mnist preset"
   "${SIMCLR[@]}" pretrain --preset fashion-mnist --epochs "$EPOCHS" --data $D --out "$OUT/v1" --backend "$BACKEND" >&2
 fi
-V1_STEPS=$(node -p 'require(process.argv[1]).steps' "$PWD/$OUT/v1/results.json")
+V1_STEPS=$(node -p 'require(require("path").resolve(process.argv[1])).steps' "$OUT/v1/results.json")
 for QUEUE in 4096 16384; do
   RUN="$OUT/v2-q$QUEUE"
   if [ ! -f "$RUN/results.json" ]; then
