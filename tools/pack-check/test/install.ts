@@ -108,9 +108,12 @@ export const describeStandalone = (
       const modules = join(get().app, "node_modules")
       const short = packageName.replace(/^@simclr\//, "")
       expect(existsSync(join(modules, "effect"))).toBe(false)
-      expect(readdirSync(join(modules, "@simclr")).toSorted()).toEqual([...new Set(["core", short])].toSorted())
+      // Its own folder and its workspace dependencies (@simclr/core for the packages that validate arguments), nothing else.
+      const locals = workspaceDependencies(packageName)
+      expect(locals.every((d) => d === "@simclr/core")).toBe(true)
+      expect(readdirSync(join(modules, "@simclr")).toSorted()).toEqual([short, ...locals.map((d) => d.replace(/^@simclr\//, ""))].toSorted())
       const manifest = JSON.parse(readFileSync(join(modules, "@simclr", short, "package.json"), "utf8")) as Record<string, unknown>
-      expect(Object.keys((manifest["dependencies"] ?? {}) as object)).toEqual(short === "core" ? [] : ["@simclr/core"])
+      expect(Object.keys((manifest["dependencies"] ?? {}) as object)).toEqual(locals)
       expect(Object.keys(manifest["peerDependencies"] as object).toSorted()).toEqual([...peers].toSorted())
     })
 
