@@ -1,27 +1,24 @@
 import { assert, describe, it } from "@effect/vitest"
-import { augmentPresets } from "@simclr/augment"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll } from "vitest"
+import { tinyConfig } from "./tinyConfig.ts"
 import { demo, type DemoResult, formatDemoTable, type PretrainConfig, selectBackend } from "../src/index.ts"
 
 const root = mkdtempSync(join(tmpdir(), "simclr-demo-"))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
 /** The demo pipeline at toy size (8×8, 4 channels): it checks the wiring, not the accuracy. */
+const { checkpointEvery: _every, keepCheckpoints: _keep, ...tiny } = tinyConfig
 const config: PretrainConfig = {
-  imageSize: 8,
+  ...tiny,
   batchSize: 8,
   epochs: 1,
   seed: 0,
-  temperature: 0.5,
-  encoder: { depth: 18, stem: "cifar", baseWidth: 4, blocksPerGroup: [1, 1, 1, 1], seed: 1 },
-  head: { numLayers: 2, outputDim: 8, seed: 2 },
-  optimizer: { name: "adam", learningRate: 0.002, scaling: "linear", weightDecay: 0, warmupEpochs: 0 },
-  augment: { ...augmentPresets.cifar10(), size: [8, 8] }
+  optimizer: { name: "adam", learningRate: 0.002, scaling: "linear", weightDecay: 0, warmupEpochs: 0 }
 }
 
 describe("demo", () => {

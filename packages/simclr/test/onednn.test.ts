@@ -5,9 +5,7 @@
  * it must run.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { augmentPresets } from "@simclr/augment"
 import { onednnStatus } from "@simclr/backend-onednn"
-import { synthetic } from "@simclr/data-stream"
 import { BatchNormalization, hasFusedBatchNorm } from "@simclr/encoders"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
@@ -15,6 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll } from "vitest"
+import { tinyConfig, tinySource } from "./tinyConfig.ts"
 import { type PretrainConfig, pretrain, selectBackend, type StepMetrics } from "../src/index.ts"
 
 const status = onednnStatus()
@@ -25,20 +24,15 @@ const root = mkdtempSync(join(tmpdir(), "simclr-onednn-"))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
 const config: PretrainConfig = {
-  imageSize: 8,
+  ...tinyConfig,
   batchSize: 8,
   epochs: 10,
-  seed: 3,
-  temperature: 0.5,
-  encoder: { depth: 18, stem: "cifar", baseWidth: 4, blocksPerGroup: [1, 1, 1, 1], seed: 1 },
-  head: { numLayers: 2, outputDim: 8, seed: 2 },
-  optimizer: { name: "lars", learningRate: 0.5, scaling: "linear", weightDecay: 1e-4, warmupEpochs: 1 },
-  augment: { ...augmentPresets.cifar10(), size: [8, 8] },
+  optimizer: { ...tinyConfig.optimizer, learningRate: 0.5 },
   checkpointEvery: 100,
   keepCheckpoints: 1,
   maxSteps: 20
 }
-const source = () => synthetic({ size: 32, seed: 4, imageSize: 8 })
+const source = () => tinySource(32)
 const losses = (out: string): Array<number> =>
   readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => (JSON.parse(l) as StepMetrics).loss)
 

@@ -1,5 +1,4 @@
 import { assert, describe, it } from "@effect/vitest"
-import { augmentPresets } from "@simclr/augment"
 import { synthetic, toTensors, imageBatches } from "@simclr/data-stream"
 import { supervisedHead } from "@simclr/heads"
 import * as tf from "@tensorflow/tfjs-core"
@@ -9,26 +8,14 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll } from "vitest"
+import { tinyConfig, tinySource } from "./tinyConfig.ts"
 import { extractFeatures, finetune, finetuneDefaults, loadRun, readLatestCheckpoint, type PretrainConfig, pretrain, selectBackend, type StepMetrics } from "../src/index.ts"
 
 const root = mkdtempSync(join(tmpdir(), "simclr-pretrain-"))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
-/** A tiny ResNet (one basic block per group, 4 channels wide) on 8×8 images: a few hundred ms per step on cpu. */
-const config: PretrainConfig = {
-  imageSize: 8,
-  batchSize: 4,
-  epochs: 2,
-  seed: 3,
-  temperature: 0.5,
-  encoder: { depth: 18, stem: "cifar", baseWidth: 4, blocksPerGroup: [1, 1, 1, 1], seed: 1 },
-  head: { numLayers: 2, outputDim: 8, seed: 2 },
-  optimizer: { name: "lars", learningRate: 1, scaling: "linear", weightDecay: 1e-4, warmupEpochs: 1 },
-  augment: { ...augmentPresets.cifar10(), size: [8, 8] },
-  checkpointEvery: 2,
-  keepCheckpoints: 2
-}
-const source = () => synthetic({ size: 16, seed: 4, imageSize: 8 })
+const config: PretrainConfig = tinyConfig
+const source = () => tinySource(16)
 
 const metrics = (out: string): Array<StepMetrics> =>
   readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as StepMetrics)

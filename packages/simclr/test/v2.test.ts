@@ -6,8 +6,7 @@
  * included (cpu).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { augmentPresets } from "@simclr/augment"
-import { type ImageBatch, imageBatches, makeTwoViews, synthetic } from "@simclr/data-stream"
+import { type ImageBatch, imageBatches, makeTwoViews } from "@simclr/data-stream"
 import * as tf from "@tensorflow/tfjs-core"
 import type * as tfl from "@tensorflow/tfjs-layers"
 import { Effect, Option, Stream } from "effect"
@@ -15,6 +14,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll } from "vitest"
+import { tinyConfig, tinySource } from "./tinyConfig.ts"
 import {
   buildSimclrModel,
   type Objective,
@@ -33,20 +33,11 @@ afterAll(() => rmSync(root, { recursive: true, force: true }))
 
 /** The tiny network of pretrain.test.ts with a 3-layer head; 8 keys a step into a 12-row queue (it wraps on the 2nd step). */
 const configOf = (v2: SimclrV2Config): PretrainConfig & { readonly v2: SimclrV2Config } => ({
-  imageSize: 8,
-  batchSize: 4,
-  epochs: 2,
-  seed: 3,
-  temperature: 0.5,
-  encoder: { depth: 18, stem: "cifar", baseWidth: 4, blocksPerGroup: [1, 1, 1, 1], seed: 1 },
-  head: { numLayers: 3, outputDim: 8, seed: 2 },
-  optimizer: { name: "lars", learningRate: 1, scaling: "linear", weightDecay: 1e-4, warmupEpochs: 1 },
-  augment: { ...augmentPresets.cifar10(), size: [8, 8] },
-  checkpointEvery: 2,
-  keepCheckpoints: 2,
+  ...tinyConfig,
+  head: { ...tinyConfig.head, numLayers: 3 },
   v2
 })
-const source = () => synthetic({ size: 16, seed: 4, imageSize: 8 })
+const source = () => tinySource(16)
 
 const firstBatches = (config: PretrainConfig, count: number): Effect.Effect<Array<ImageBatch>, unknown> =>
   Effect.map(

@@ -169,7 +169,7 @@ const hostile: ReadonlyArray<Case> = [
     damage: (p) => rewrite(p.checkpoint, (_m, t) => void (t[0]!["name"] = "model/../../outside/pwned")),
     reason: /does not fit the model: missing \["conv1\/kernel"\], unexpected \["\.\.\/\.\.\/outside\/pwned"\]/
   },
-  { name: "a tensor that is neither a model weight nor a slot", damage: (p) => rewrite(p.checkpoint, (_m, t) => void (t[0]!["name"] = "conv1/kernel")), reason: /checkpoint\.json: tensors\[0\]\.name is "conv1\/kernel"; expected "model\/<weight>" or "slot\/<one of \["momentum"\]>\/<weight>"/ },
+  { name: "a tensor that is neither a model weight nor a slot", damage: (p) => rewrite(p.checkpoint, (_m, t) => void (t[0]!["name"] = "conv1/kernel")), reason: /checkpoint\.json: tensors\[0\]\.name is "conv1\/kernel"; expected "model\/<weight>", "objective\/<name>" or "slot\/<one of \["momentum"\]>\/<weight>"/ },
   {
     name: "the optimizer slot renamed __proto__",
     damage: (p) =>
