@@ -34,6 +34,9 @@ export interface StudentOptions {
 
 const KEYS = ["encoder", "numClasses", "pretrained", "seed", "name"] as const
 
+/** The first three names, and how many more. */
+const list = (names: Array<string>): string => `${names.slice(0, 3).join(", ")}${names.length > 3 ? ` and ${names.length - 3} more` : ""}`
+
 /** Copies `source`'s weights into `target`'s by name, or throws naming every mismatch. */
 const copyWeights = (target: tfl.LayersModel, source: tfl.LayersModel): void => {
   if (typeof source !== "object" || source === null || !Array.isArray((source as { weights?: unknown }).weights)) {
@@ -50,7 +53,6 @@ const copyWeights = (target: tfl.LayersModel, source: tfl.LayersModel): void => 
     }
     given.delete(w.originalName)
   }
-  const list = (names: Array<string>): string => `${names.slice(0, 3).join(", ")}${names.length > 3 ? ` and ${names.length - 3} more` : ""}`
   if (missing.length > 0) problems.push(`missing ${missing.length} of the student's weights (${list(missing)})`)
   if (given.size > 0) problems.push(`has ${given.size} weights the student lacks (${list([...given.keys()])})`)
   if (problems.length > 0) {

@@ -24,6 +24,9 @@ const expectInvalid = (f: () => unknown, argument: string, message: RegExp): voi
   expect(e.message.slice(argument.length + 2)).toMatch(message)
 }
 
+/** A call of `f` with any arguments, for expectInvalid. */
+const caller = (f: (s: tf.Tensor2D, t: tf.Tensor2D, o: never) => unknown) => (s: unknown, t: unknown, o: unknown) => () => f(s as tf.Tensor2D, t as tf.Tensor2D, o as never)
+
 let student: tf.Tensor2D
 let teacher: tf.Tensor2D
 
@@ -39,8 +42,8 @@ describe("distillLoss and distillMetrics", () => {
 
   for (const [name, f] of [["distillLoss", distillLoss], ["distillMetrics", distillMetrics]] as const) {
     it(`${name}: class counts, shapes, τ, α, threshold, labels, options`, () => {
+      const call = caller(f)
       const before = tf.memory().numTensors
-      const call = (s: unknown, t: unknown, o: unknown) => () => f(s as tf.Tensor2D, t as tf.Tensor2D, o as never)
       const t5 = tf.fill([4, 5], 0.2)
       const t3rows = tf.fill([3, 3], 1 / 3)
       const rank1 = tf.zeros([4])

@@ -56,7 +56,7 @@ describe("studentFrom", () => {
     const expected = values(pretrained)
     const student = studentFrom({ encoder: tiny, numClasses: 4, pretrained, seed: 5 })
     const got = values(student)
-    for (const [name, v] of Object.entries(expected)) expect(got[name], name).toEqual(v)
+    expect(Object.fromEntries(Object.keys(expected).map((name) => [name, got[name]]))).toEqual(expected)
     expect(expected["bn1/moving_mean"]!.some((v) => v !== 0)).toBe(true)
     const random = studentFrom({ encoder: tiny, numClasses: 4, seed: 5 })
     expect(got["head_supervised.dense/kernel"]).toEqual(values(random)["head_supervised.dense/kernel"])
