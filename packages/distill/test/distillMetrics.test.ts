@@ -2,7 +2,7 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { normalArray, useLeakCheck } from "@simclr/test-utils"
 import { describe, expect, it } from "vitest"
-import { distillMetrics } from "../src/index.ts"
+import { type DistillMetrics, distillMetrics } from "../src/index.ts"
 import { softmax64 } from "./reference.ts"
 
 const B = 12
@@ -16,7 +16,7 @@ const argmax = (values: Float32Array, i: number): number => {
 }
 
 /** The metrics, counted row by row. */
-const reference = (threshold: number, labels?: ReadonlyArray<number>) => {
+const reference = (threshold: number, labels?: ReadonlyArray<number>): DistillMetrics => {
   let kept = 0
   let agree = 0
   let labeled = 0

@@ -15,6 +15,8 @@ const softmax = (row: ReadonlyArray<number>, tau: number): Array<number> => {
   return e.map((v) => v / sum)
 }
 
+const argmax = (row: ReadonlyArray<number>): number => row.indexOf(Math.max(...row))
+
 describeStandalone(
   "@simclr/distill",
   (installed) => {
@@ -88,7 +90,6 @@ console.log(JSON.stringify({ ...result, leaked: tf.memory().numTensors - start }
       const labels = [1, -1, 2]
       const ce = -(Math.log(softmax(s[0]!, 1)[1]!) + Math.log(softmax(s[2]!, 1)[2]!)) / 2
       expect(Math.abs(r.loss - (0.5 * distill + 0.5 * ce))).toBeLessThan(1e-5)
-      const argmax = (row: ReadonlyArray<number>) => row.indexOf(Math.max(...row))
       const agreement = s.filter((row, i) => argmax(row) === argmax(p[i]!)).length / 3
       const correct = labels.filter((y, i) => y >= 0 && argmax(s[i]!) === y).length
       const { targets: _t, loss: _l, ...rest } = r
