@@ -20,6 +20,7 @@ import { concatSources, withoutLabels } from "../src/internal/sources.ts"
 import {
   accuracyOf,
   buildFinetuned,
+  distill,
   type DistillConfig,
   distillObjective,
   extractFeatures,
@@ -220,6 +221,41 @@ describe("distillObjective in trainLoop", () => {
       assert.deepStrictEqual(a.weights.get("conv1/kernel")!.shape, [3, 3, 3, 2])
       assert.strictEqual(tf.memory().numTensors, before, "tensors left behind by the stopped and resumed runs")
     }), 300_000)
+})
+
+describe("distill", () => {
+  it.effect("student.init pretrained starts from the teacher's pre-trained encoder and exports the student; a narrower one is refused by name", () =>
+    Effect.gen(function*() {
+      yield* prepare
+      const out = join(root, "pipeline-pretrained")
+      // Learning rate 0: the trained weights stay where they started (the batch-norm statistics move).
+      const config = loopConfig({
+        student: { encoder: tinyConfig.encoder, init: "pretrained" },
+        optimizer: { name: "sgd", learningRate: 0, scaling: "linear", weightDecay: 0, warmupEpochs: 0 },
+        alpha: 0,
+        confidenceThreshold: 0,
+        maxSteps: 1
+      })
+      const before = tf.memory().numTensors
+      const result = yield* distill(withoutLabels(synthetic({ size: 8, seed: 4, imageSize: 8 })), config, { out, test: testSource() })
+      assert.deepStrictEqual([result.steps, result.ending, result.test?.count], [1, "max-steps", 20])
+      assert.strictEqual(tf.memory().numTensors, before, "tensors left behind by distill")
+      assert.isTrue(existsSync(join(out, "student", "model.json")) && existsSync(join(out, "distill.json")))
+      const pre = Option.getOrThrow(yield* readLatestCheckpoint(join(run, "checkpoints")))
+      const student = Option.getOrThrow(yield* readLatestCheckpoint(join(out, "checkpoints")))
+      let compared = 0
+      for (const [name, w] of student.weights) {
+        if (name.startsWith("head_supervised") || /moving_(mean|variance)/.test(name)) continue
+        assert.deepStrictEqual(Array.from(w.values), Array.from(pre.weights.get(name)!.values), name)
+        compared++
+      }
+      assert.isTrue(compared > 20)
+      assert.strictEqual(result.studentParameters, [...student.weights.values()].reduce((n, w) => n + w.values.length, 0))
+
+      const refused = yield* Effect.flip(distill(synthetic({ size: 8, seed: 4, imageSize: 8 }), { ...config, student: { encoder: { ...tinyConfig.encoder, baseWidth: 2 }, init: "pretrained" } }, { out: join(root, "refused") }))
+      assert.include(refused.message, 'student.init "pretrained" needs the pre-trained encoder\'s config')
+      assert.isFalse(existsSync(join(root, "refused")))
+    }), 120_000)
 })
 
 const cli = fileURLToPath(new URL("../bin/simclr.js", import.meta.url))
