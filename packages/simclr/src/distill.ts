@@ -102,7 +102,7 @@ const studentFromRun = (run: SavedRun, encoder: DistillConfig["student"]["encode
  * @category training
  * @since 0.1.0
  */
-export const distill = <E1, E2 = never>(
+export const distill = <E1 = never, E2 = never>(
   source: SourceLike<E1>,
   config: DistillConfig,
   options: DistillOptions<E2>
