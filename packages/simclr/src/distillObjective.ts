@@ -6,8 +6,7 @@
  *
  * @since 0.1.0
  */
-import { augmentPresets } from "@simclr/augment"
-import { simclrView } from "@simclr/augment"
+import { augmentPresets, simclrView } from "@simclr/augment"
 import { batchSeed, type ImageBatch, toTensors } from "@simclr/data-stream"
 import { type DistillLossOptions, distillLoss, distillMetrics, teacherTargets } from "@simclr/distill"
 import type { ResNetConfig } from "@simclr/encoders"
