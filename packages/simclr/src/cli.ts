@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `simclr` command: `demo`, `pretrain`, `linear-eval`, `knn`, `finetune`, `embed` and `export`. Each
+ * The `simclr` command: `demo`, `pretrain`, `linear-eval`, `knn`, `finetune`, `distill`, `embed` and `export`. Each
  * command is a thin shell over the exported functions.
  *
  * @since 0.1.0
@@ -9,7 +9,7 @@ import type { DataStreamError, Source } from "@simclr/data-stream"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { Command, Flag } from "effect/cli"
-import { saveModel } from "@simclr/encoders"
+import { resnet, saveModel } from "@simclr/encoders"
 import { mkdir, readFile, writeFile } from "node:fs/promises"
 import { parse as parseYaml } from "yaml"
 import { dirname, join } from "node:path"
@@ -19,7 +19,12 @@ import { decodePretrainConfig, InvalidConfigError, PRESET_IDS, type PresetId, pr
 import { demo, formatDemoTable } from "./demo.ts"
 import { type Accuracy, knnEvaluate, linearEvaluate } from "./evaluate.ts"
 import { extractFeatures, type Features } from "./extractFeatures.ts"
+import { distill } from "./distill.ts"
+import type { DistillConfig } from "./distillObjective.ts"
 import { finetune, finetuneDefaults } from "./finetune.ts"
+import { concatSources, withoutLabels } from "./internal/sources.ts"
+import { readFinetuned } from "./loadFinetuned.ts"
+import type { LoopMetrics } from "./trainLoop.ts"
 import { buildRun, outputProblem, readRun, readRunConfig, requireRunFolder, type SavedRun, writeProblem } from "./loadRun.ts"
 import { labelSubset } from "./labelSubset.ts"
 import { buildSimclrModel, pretrain, type PretrainConfig, RunFolderError, type StepMetrics } from "./pretrain.ts"
@@ -100,10 +105,11 @@ const progressLine = (m: StepMetrics, total: number | undefined, batchSize: numb
  * Runs `run` with Ctrl-C wired to a clean stop (checkpoint, then exit) and a progress line: rewritten in
  * place on a terminal, every 10 steps otherwise.
  */
-const withProgress = <A, E, R>(
-  config: PretrainConfig,
+const withProgress = <A, E, R, M extends { readonly step: number } = StepMetrics>(
+  config: Pick<PretrainConfig, "batchSize" | "epochs" | "trainSteps" | "maxSteps">,
   stepsPerEpoch: number | undefined,
-  run: (progress: { readonly shouldStop: () => boolean; readonly onStep: (m: StepMetrics) => void }) => Effect.Effect<A, E, R>
+  run: (progress: { readonly shouldStop: () => boolean; readonly onStep: (m: M) => void }) => Effect.Effect<A, E, R>,
+  format: (m: M, total: number | undefined, batchSize: number) => string = progressLine as unknown as (m: M, total: number | undefined, batchSize: number) => string
 ): Effect.Effect<A, E, R> => {
   let stop = false
   const onSigint = () => {
@@ -121,8 +127,8 @@ const withProgress = <A, E, R>(
       run({
         shouldStop: () => stop,
         onStep: (m) => {
-          if (tty) process.stderr.write(`\r${progressLine(m, total, config.batchSize)}   `)
-          else if (m.step % 10 === 0 || m.step === 1) process.stderr.write(`${progressLine(m, total, config.batchSize)}\n`)
+          if (tty) process.stderr.write(`\r${format(m, total, config.batchSize)}   `)
+          else if (m.step % 10 === 0 || m.step === 1) process.stderr.write(`${format(m, total, config.batchSize)}\n`)
         }
       }),
     () =>
@@ -414,6 +420,132 @@ const finetuneCommand = Command.make(
     })
 ).pipe(Command.withDescription("Fine-tune the pre-trained encoder with a classifier on (a fraction of) the labels"))
 
+/** One progress line of a distillation. */
+const distillLine = (m: LoopMetrics, total: number | undefined, batchSize: number): string => {
+  const eta = total === undefined || m.imagesPerSecond <= 0 ? "" : `  ETA ${duration(((total - m.step) * batchSize) / m.imagesPerSecond)}`
+  const labeled = m["labeledAccuracy"] === undefined ? "" : `  labeled acc ${m["labeledAccuracy"].toFixed(3)}`
+  const dropped = m["dropped"] === undefined || m["dropped"] === 0 ? "" : `  dropped ${m["dropped"]}`
+  return `epoch ${m.epoch} step ${m.step}${total === undefined ? "" : `/${total}`}  loss ${m.loss.toFixed(4)}  agreement ${(m["agreement"] ?? 0).toFixed(3)}${labeled}${dropped}  lr ${m.learningRate.toExponential(2)}  ${m.imagesPerSecond.toFixed(1)} img/s${eta}`
+}
+
+/** A flag's value checked against a range: an `InvalidConfigError` naming the flag, its value and what it allows. */
+const checkFlag = (flag: string, value: number, ok: boolean, allowed: string): Effect.Effect<void, InvalidConfigError> =>
+  ok ? Effect.void : Effect.fail(new InvalidConfigError({ source: `${flag} ${value}`, issues: `must be ${allowed}` }))
+
+const distillDefaults = { epochs: 2, batchSize: 256, temperature: 1, learningRate: 0.1 } as const
+
+const distillCommand = Command.make(
+  "distill",
+  {
+    teacher: Flag.String("teacher").pipe(Flag.withDescription("the teacher: a finetune output folder (written by simclr finetune)")),
+    data: Flag.String("data").pipe(Flag.withDescription("the unlabeled images the teacher labels (same forms as pretrain --data; their labels, if any, are not used)")),
+    labeled: Flag.String("labeled").pipe(Flag.optional, Flag.withDescription("labeled images added to the stream (labels kept; the teacher's classes), for --alpha")),
+    alpha: Flag.Finite("alpha").pipe(Flag.withDefault(0), Flag.withDescription("weight in [0, 1] of the cross-entropy on the --labeled images (default 0: unlabeled only, the paper's main setting)")),
+    studentWidth: optionalInt("student-width", "the student encoder's base width (channels of its first group; default the teacher's): a narrower student starts at random"),
+    studentConfig: Flag.String("student-config").pipe(Flag.optional, Flag.withDescription("or a JSON or YAML file: the student's encoder config (@simclr/encoders resnet fields; default the teacher's)")),
+    studentInit: Flag.Literals("student-init", ["random", "pretrained"]).pipe(
+      Flag.withDefault("random" as const),
+      Flag.withDescription("random, or pretrained: the teacher's pre-trained encoder (its pretrain run; needs the teacher's encoder config) (default random)")
+    ),
+    out: Flag.String("out").pipe(Flag.withDescription("run folder; re-running with it resumes")),
+    test: Flag.String("test").pipe(Flag.optional, Flag.withDescription("labeled test data for the student's top-1/top-5 at the end")),
+    epochs: Flag.Int("epochs").pipe(Flag.withDefault(distillDefaults.epochs), Flag.withDescription(`passes over the stream (default ${distillDefaults.epochs})`)),
+    batchSize: Flag.Int("batch-size").pipe(Flag.withDefault(distillDefaults.batchSize), Flag.withDescription(`images per step (default ${distillDefaults.batchSize})`)),
+    temperature: Flag.Finite("temperature").pipe(Flag.withDefault(distillDefaults.temperature), Flag.withDescription(`τ > 0 of the teacher's targets and the student's softmax (default ${distillDefaults.temperature}, the paper's)`)),
+    scaleByTemperatureSquared: Flag.Boolean("scale-by-temperature-squared").pipe(Flag.withDefault(false), Flag.withDescription("multiply the distillation term by τ² (Hinton et al.; default off, the paper's formula)")),
+    confidenceThreshold: Flag.Finite("confidence-threshold").pipe(Flag.withDefault(0), Flag.withDescription("drop images whose teacher's largest probability is below this, in [0, 1] (default 0: keep all)")),
+    learningRate: Flag.Finite("learning-rate").pipe(Flag.withDefault(distillDefaults.learningRate), Flag.withDescription(`LARS base rate, × √batch, cosine decay, no warm-up (default ${distillDefaults.learningRate})`)),
+    maxSteps: optionalInt("max-steps", "stop after this many steps"),
+    seed: Flag.Int("seed").pipe(Flag.withDefault(0), Flag.withDescription("seeds the order, augmentation and the student's initialisation (default 0)")),
+    backend: backendFlag,
+    threads: threadsFlag
+  },
+  (flags) =>
+    Effect.gen(function*() {
+      // Everything the user typed is checked before a backend starts or a folder is touched.
+      yield* checkFlag("--epochs", flags.epochs, flags.epochs >= 1, "an integer ≥ 1")
+      yield* checkFlag("--batch-size", flags.batchSize, flags.batchSize >= 1, "an integer ≥ 1")
+      yield* checkFlag("--temperature", flags.temperature, flags.temperature > 0, "a number > 0 (the paper's τ is 1)")
+      yield* checkFlag("--alpha", flags.alpha, flags.alpha >= 0 && flags.alpha <= 1, "a number in [0, 1] (0: unlabeled images only)")
+      yield* checkFlag("--confidence-threshold", flags.confidenceThreshold, flags.confidenceThreshold >= 0 && flags.confidenceThreshold <= 1, "a number in [0, 1] (0: keep every image)")
+      yield* checkFlag("--learning-rate", flags.learningRate, flags.learningRate > 0, "a number > 0")
+      const labeledSpec = pick(flags.labeled)
+      if (flags.alpha > 0 && labeledSpec === undefined) {
+        return yield* new InvalidConfigError({ source: `--alpha ${flags.alpha}`, issues: "mixes in the cross-entropy of labeled images: give them with --labeled <data>, or use --alpha 0" })
+      }
+      const width = pick(flags.studentWidth)
+      const studentConfigPath = pick(flags.studentConfig)
+      if (width !== undefined && studentConfigPath !== undefined) {
+        return yield* new InvalidConfigError({ source: "--student-width and --student-config", issues: "give one of them: a width, or a whole encoder config" })
+      }
+      if (width !== undefined) yield* checkFlag("--student-width", width, width >= 1, "an integer ≥ 1 (channels of the student's first group)")
+      const teacher = yield* readFinetuned(flags.teacher).pipe(Effect.mapError((e) => new InvalidConfigError({ source: `--teacher ${flags.teacher}`, issues: e.message })))
+      const teacherEncoder = teacher.runConfig.encoder
+      const fromFile = studentConfigPath === undefined
+        ? undefined
+        : yield* readTextFile(studentConfigPath, "--student-config", "a JSON or YAML (.yaml/.yml) encoder config", parseConfigFile(studentConfigPath))
+      const encoder = (fromFile ?? (width === undefined ? teacherEncoder : { ...teacherEncoder, baseWidth: width })) as typeof teacherEncoder
+      if (fromFile !== undefined) {
+        // Built once here (and freed) so that a bad field is named before any work.
+        yield* Effect.try({
+          try: () => resnet({ ...encoder, inputShape: [teacher.runConfig.imageSize, teacher.runConfig.imageSize, 3] }).dispose(),
+          catch: (e) => new InvalidConfigError({ source: `--student-config ${studentConfigPath}`, issues: e instanceof Error ? e.message : String(e) })
+        })
+      }
+      const sameArchitecture = JSON.stringify({ ...encoder, seed: undefined }) === JSON.stringify({ ...teacherEncoder, seed: undefined })
+      if (flags.studentInit === "pretrained" && !sameArchitecture) {
+        return yield* new InvalidConfigError({
+          source: `--student-init pretrained`,
+          issues: `needs the teacher's encoder config (${JSON.stringify(teacherEncoder)}); the student's is ${JSON.stringify(encoder)}: start a narrower or shallower student with --student-init random`
+        })
+      }
+      yield* requireRunFolder(flags.out, "distill", "write")
+      const size = teacher.runConfig.imageSize
+      const unlabeled = yield* resolveData(flags.data, { imageSize: size })
+      let source: Source = unlabeled._tag === "IndexedSource" ? withoutLabels(unlabeled) : { ...unlabeled, classes: undefined }
+      if (labeledSpec !== undefined) {
+        const labeled = yield* labeledData("--labeled", labeledSpec, "train", size, "--alpha")
+        if (labeled.classes!.length !== teacher.classes) {
+          return yield* new InvalidConfigError({ source: `--labeled ${labeledSpec}`, issues: `has ${labeled.classes!.length} classes; the teacher predicts ${teacher.classes}: the labels must be the teacher's classes` })
+        }
+        if (unlabeled._tag !== "IndexedSource" || labeled._tag !== "IndexedSource") {
+          return yield* new InvalidConfigError({ source: `--data ${flags.data} with --labeled ${labeledSpec}`, issues: "both must be random-access data (a folder, CSV, IDX, CIFAR, synthetic) to be read as one stream" })
+        }
+        source = concatSources(withoutLabels(unlabeled), labeled)
+      }
+      const testSpec = pick(flags.test)
+      const test = testSpec === undefined ? undefined : yield* labeledData("--test", testSpec, "test", size, "scoring the student")
+      const maxSteps = pick(flags.maxSteps)
+      const config: DistillConfig = {
+        teacher: flags.teacher,
+        imageSize: size,
+        batchSize: flags.batchSize,
+        epochs: flags.epochs,
+        seed: flags.seed,
+        optimizer: { name: "lars", learningRate: flags.learningRate, scaling: "sqrt", weightDecay: 0, warmupEpochs: 0 },
+        temperature: flags.temperature,
+        alpha: flags.alpha,
+        confidenceThreshold: flags.confidenceThreshold,
+        scaleByTemperatureSquared: flags.scaleByTemperatureSquared,
+        student: { encoder, init: flags.studentInit },
+        ...(labeledSpec === undefined ? {} : { labeled: labeledSpec }),
+        ...(maxSteps === undefined ? {} : { maxSteps })
+      }
+      yield* useBackend(flags.backend, flags.threads)
+      const perEpoch = source._tag === "IndexedSource" ? Math.floor(source.size / config.batchSize) : undefined
+      const result = yield* withProgress(config, perEpoch, (progress) => distill(source, config, { out: flags.out, ...progress, ...(test === undefined ? {} : { test }) }), distillLine)
+      if (result.student === undefined) {
+        yield* Effect.log(`${result.ending}: ${result.steps} steps; re-run the same command to resume`)
+        return
+      }
+      yield* Effect.log(
+        `distilled ${result.steps} steps (${result.ending}) in ${duration(result.seconds)}; student ${result.studentParameters} parameters, teacher ${result.teacherParameters}${
+          result.test === undefined ? "" : `; test top-1 ${(100 * result.test.top1).toFixed(2)} %, top-5 ${(100 * result.test.top5).toFixed(2)} % on ${result.test.count}`
+        }; student in ${result.student}, results in ${join(flags.out, "distill.json")}`
+      )
+    })
+).pipe(Command.withDescription("Distil a fine-tuned teacher into a student on unlabeled images (SimCLR v2's third stage)"))
+
 const embedCommand = Command.make(
   "embed",
   {
@@ -468,7 +600,7 @@ const exportCommand = Command.make(
 
 const app = Command.make("simclr").pipe(
   Command.withDescription("SimCLR for TensorFlow.js"),
-  Command.withSubcommands([demoCommand, pretrainCommand, linearEvalCommand, knnCommand, finetuneCommand, embedCommand, exportCommand])
+  Command.withSubcommands([demoCommand, pretrainCommand, linearEvalCommand, knnCommand, finetuneCommand, distillCommand, embedCommand, exportCommand])
 )
 
 const main = Command.run(app, { version: "0.0.0" }).pipe(Effect.provide(nodeServices(process.argv.slice(2))))

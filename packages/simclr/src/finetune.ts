@@ -107,6 +107,28 @@ const frozenPrefixes = (freezeUpTo: number): ReadonlyArray<string> => {
   return [...stem, ...groups.slice(0, Math.min(4, freezeUpTo))]
 }
 
+/**
+ * The classifier `finetune` trains: images `[B, size, size, 3]` → the pre-trained encoder and head
+ * (`simclrModel`, nested as `backbone`) → the head layer `ftProjSelector` → a supervised head
+ * (`head_supervised`, seeded with `seed`) → logits `[B, classes]`. It shares the encoder's and head's
+ * weights (disposing it frees them). `finetune` builds its classifier with it, and `loadFinetuned`
+ * rebuilds a finetune output's classifier with it, so that its checkpoint fits.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const finetunedModel = (
+  pretrained: { readonly encoder: tfl.LayersModel; readonly head: tfl.LayersModel },
+  options: { readonly imageSize: number; readonly classes: number; readonly ftProjSelector: number; readonly seed: number }
+): tfl.LayersModel => {
+  const { imageSize: size, classes, ftProjSelector, seed } = options
+  const backbone = simclrModel(pretrained.encoder, pretrained.head, { ftProjSelector, name: "backbone" })
+  const classifier = supervisedHead(classes, { inputDim: backbone.outputs[1]!.shape[1] as number, seed })
+  const input = tfl.input({ shape: [size, size, 3], name: "finetune_images" })
+  const ft = (backbone.apply(input) as Array<tfl.SymbolicTensor>)[1]!
+  return tfl.model({ inputs: input, outputs: classifier.apply(ft) as tfl.SymbolicTensor, name: "finetuned" })
+}
+
 /** The subset of an indexed source at the given positions. */
 const subset = (source: IndexedSource, indices: ReadonlyArray<number>): IndexedSource => ({
   ...source,
@@ -160,13 +182,7 @@ export const finetune = <E1, E2>(
         }))
       const size = loaded.config.imageSize
       const built = yield* Effect.acquireRelease(
-        Effect.sync(() => {
-          const backbone = simclrModel(loaded.encoder, loaded.head, { ftProjSelector: config.ftProjSelector, name: "backbone" })
-          const classifier = supervisedHead(classes, { inputDim: backbone.outputs[1]!.shape[1] as number, seed: config.seed })
-          const input = tfl.input({ shape: [size, size, 3], name: "finetune_images" })
-          const ft = (backbone.apply(input) as Array<tfl.SymbolicTensor>)[1]!
-          return { model: tfl.model({ inputs: input, outputs: classifier.apply(ft) as tfl.SymbolicTensor, name: "finetuned" }) }
-        }),
+        Effect.sync(() => ({ model: finetunedModel(loaded, { imageSize: size, classes, ftProjSelector: config.ftProjSelector, seed: config.seed }) })),
         (b) => Effect.sync(() => b.model.dispose())
       )
       const frozen = frozenPrefixes(config.freezeUpTo)

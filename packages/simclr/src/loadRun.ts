@@ -34,23 +34,29 @@ export interface LoadedRun {
  * The folders the commands write, told apart by their `config.json`: a pretrain run (`simclr pretrain`,
  * `simclr demo`, `pretrain`) holds the model's config (`imageSize`, `encoder`, …) and `checkpoints/`; a
  * finetune output (`simclr finetune`, `finetune`) holds a config naming the pretrain run it started from
- * (`run`) and `checkpoints/`.
+ * (`run`) and `checkpoints/`; a distill output (`simclr distill`, `distill`) holds a config naming its
+ * teacher (`teacher`) and its student (`student`), and `checkpoints/`.
  *
  * @category models
  * @since 0.1.0
  */
-export type RunKind = "pretrain" | "finetune"
+export type RunKind = "pretrain" | "finetune" | "distill"
 
 const EXPECTED: Record<RunKind, string> = {
   pretrain: "a pretrain run folder (config.json and checkpoints/, written by simclr pretrain or demo)",
-  finetune: "a finetune output folder (config.json naming its pretrain run, and checkpoints/, written by simclr finetune)"
+  finetune: "a finetune output folder (config.json naming its pretrain run, and checkpoints/, written by simclr finetune)",
+  distill: "a distill output folder (config.json naming its teacher and student, and checkpoints/, written by simclr distill)"
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value)
 
 /** The kind of run a parsed `config.json` belongs to. */
 const kindOf = (config: unknown): RunKind | undefined =>
-  !isRecord(config) ? undefined : typeof config["run"] === "string" ? "finetune" : typeof config["imageSize"] === "number" && isRecord(config["encoder"]) ? "pretrain" : undefined
+  !isRecord(config)
+    ? undefined
+    : typeof config["teacher"] === "string" && isRecord(config["student"])
+    ? "distill"
+    : typeof config["run"] === "string" ? "finetune" : typeof config["imageSize"] === "number" && isRecord(config["encoder"]) ? "pretrain" : undefined
 
 interface Inspected {
   readonly kind: RunKind | undefined
@@ -93,7 +99,12 @@ const inspect = async (path: string): Promise<Inspected> => {
   }
   const kind = kindOf(config)
   if (kind === undefined) return other("has a config.json that is neither a pretrain run's nor a finetune output's")
-  const what = kind === "pretrain" ? "is a pretrain run folder" : `is a finetune output folder (fine-tuned from ${String((config as Record<string, unknown>)["run"])})`
+  const named = (key: string) => String((config as Record<string, unknown>)[key])
+  const what = kind === "pretrain"
+    ? "is a pretrain run folder"
+    : kind === "finetune"
+    ? `is a finetune output folder (fine-tuned from ${named("run")})`
+    : `is a distill output folder (distilled from ${named("teacher")})`
   return { kind, config: config as Record<string, unknown>, fresh: false, what }
 }
 

@@ -64,10 +64,26 @@ export const buildSimclrModel = (config: Pick<PretrainConfig, "encoder" | "head"
   readonly head: tfl.LayersModel
   readonly model: tfl.LayersModel
 } => {
+  const { encoder, head } = buildEncoderAndHead(config)
+  return { encoder, head, model: simclrModel(encoder, head) }
+}
+
+/**
+ * The encoder and head of a config, not yet composed: for a model that uses them in another way (the
+ * fine-tuned classifier), so that disposing that model alone frees them. The caller disposes both, or
+ * the model they end up in.
+ *
+ * @internal
+ */
+export const buildEncoderAndHead = (config: Pick<PretrainConfig, "encoder" | "head" | "imageSize">): { readonly encoder: tfl.LayersModel; readonly head: tfl.LayersModel } => {
   const encoder = resnet({ ...config.encoder, inputShape: [config.imageSize, config.imageSize, 3] })
   const inputDim = encoder.outputs[0]!.shape[1] as number
-  const head = projectionHead({ ...config.head, inputDim })
-  return { encoder, head, model: simclrModel(encoder, head) }
+  try {
+    return { encoder, head: projectionHead({ ...config.head, inputDim }) }
+  } catch (error) {
+    encoder.dispose()
+    throw error
+  }
 }
 
 const slotNames = (s: OptimizerState) => Object.keys(s.slots).toSorted()
@@ -76,8 +92,10 @@ const slotNames = (s: OptimizerState) => Object.keys(s.slots).toSorted()
  * What is wrong with a checkpoint's optimiser state for this run's optimiser (whose fresh state is
  * `fresh`): other slots, or a slot without some trainable weight or with one the run does not train.
  * Undefined when it fits.
+ *
+ * @internal
  */
-const slotsMismatch = (restored: OptimizerState, fresh: OptimizerState): string | undefined => {
+export const slotsMismatch = (restored: OptimizerState, fresh: OptimizerState): string | undefined => {
   if (slotNames(restored).join() !== slotNames(fresh).join()) {
     return `its optimizer slots are ${JSON.stringify(slotNames(restored))}; this run's optimizer has ${JSON.stringify(slotNames(fresh))}`
   }

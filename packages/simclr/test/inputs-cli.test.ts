@@ -119,7 +119,7 @@ const outcomes = async (cases: ReadonlyArray<readonly [ReadonlyArray<string>, st
 }
 
 /** The commands that have a --temperature flag. */
-const withTemperature = ["pretrain", "knn"]
+const withTemperature = ["pretrain", "knn", "distill"]
 const DATA = "expected a folder of images (sub-folders = classes), a glob, a CSV list, an IDX or CIFAR file or folder, or synthetic[:count[:seed]]"
 const PRETRAIN = "a pretrain run folder (config.json and checkpoints/, written by simclr pretrain or demo)"
 const FINETUNE = "a finetune output folder (config.json naming its pretrain run, and checkpoints/, written by simclr finetune)"
@@ -159,7 +159,7 @@ describe("simclr: bad input stops every command before any work", () => {
   })
 
   it("an unknown flag is refused by every command, with the nearest flag when one is close and the command's flags listed", async () => {
-    const commands = ["demo", "pretrain", "linear-eval", "knn", "finetune", "embed", "export"]
+    const commands = ["demo", "pretrain", "linear-eval", "knn", "finetune", "distill", "embed", "export"]
     const results = await runAll([...commands.map((c) => [c, "--temprature", "0.5"]), ["pretrain", "--temprature=0.5"]])
     expect(results.map((r) => ({ status: r.status, stderr: r.stderr }))).toEqual([...commands, "pretrain"].map((command) => ({
       status: 1,
