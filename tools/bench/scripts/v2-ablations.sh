@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Why the memory queue does not help at Fashion-MNIST scale: ablations next to the runs of
-# v2-fashion-mnist.sh (same folder), each at a fixed number of steps so that the accuracy does not depend
-# on the machine's load (wall time is reported, but only the v2-fashion-mnist.sh runs are at equal time).
+# v2-fashion-mnist.sh (same folder). Each run has a fixed number of steps, so its accuracy does not depend
+# on the machine's load; the one run at equal wall time gets its steps from a 40-step probe, as in
+# v2-fashion-mnist.sh (run it on a quiet machine).
 #
 #   bash tools/bench/scripts/v2-ablations.sh [out-folder] [backend]   (defaults: runs/v2-compare, onednn)
 #
-#   v2-q4096-momentum   MoCo's positives (z1 against k2, z2 against k1): the online network cannot lower
-#                       the loss by drifting away from the momentum network's keys
-#   v1-head3            v1 with v2's 3-layer head: separates the head from the queue
-#   v2-q16384-momentum  MoCo's positives with the bigger queue
+#   v2-q4096-momentum       MoCo's positives (z1 against k2, z2 against k1) at the online run's steps: the
+#                           online network cannot lower the loss by drifting away from the momentum keys
+#   v2-q4096-momentum-t<N>  the same at v1's wall time (MoCo's positives cost more per step: N < 398)
+#   v1-head3                v1 with v2's 3-layer head: separates the head from the queue
+#   v2-q16384-momentum      MoCo's positives with the bigger queue, at the online run's steps
 # Every run is evaluated as in v2-fashion-mnist.sh (linear on h with all labels and 1 %, kNN), and a table
 # is printed with the loss at 50 % and at the end (a loss that rises while the learning rate decays is the
 # sign of the drift).
@@ -35,6 +37,21 @@ pretrain() {   # name, flags...
 for RUN in v1 v2-q4096 v2-q16384; do [ -f "$OUT/$RUN/results.json" ] && evaluate "$OUT/$RUN"; done
 STEPS=$(node -p 'require(require("path").resolve(process.argv[1])).steps' "$OUT/v2-q4096/results.json" 2>/dev/null || echo 398)
 pretrain v2-q4096-momentum --preset fashion-mnist-v2 --queue-size 4096 --positives momentum --epochs 2 --train-steps "$STEPS"
+# Equal wall time: the steps v1's run time affords at the images/s of a 40-step probe (warm-up alike).
+PROBE="$OUT/probe-q4096-momentum"
+if ! ls -d "$OUT"/v2-q4096-momentum-t* > /dev/null 2>&1; then
+  rm -rf "$PROBE"
+  "${SIMCLR[@]}" pretrain --preset fashion-mnist-v2 --positives momentum --queue-size 4096 --data $D --out "$PROBE" --max-steps 40 --backend "$BACKEND" >&2
+  EQUAL=$(node -e '
+    const fs = require("fs")
+    const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+    const r = (dir) => median(fs.readFileSync(dir + "/metrics.jsonl", "utf8").trim().split("\n").map(JSON.parse).slice(10, 40).map((m) => m.imagesPerSecond))
+    const v1 = JSON.parse(fs.readFileSync(process.argv[1] + "/results.json", "utf8")).steps
+    console.log(Math.round(v1 * r(process.argv[2]) / r(process.argv[1])))' "$OUT/v1" "$PROBE")
+  rm -rf "$PROBE"
+  log "v2, queue 4096, momentum positives: $EQUAL steps for v1's wall time"
+  pretrain "v2-q4096-momentum-t$EQUAL" --preset fashion-mnist-v2 --queue-size 4096 --positives momentum --epochs 2 --train-steps "$EQUAL"
+fi
 printf '{ "head": { "numLayers": 3 } }\n' > "$OUT/head3.json"
 pretrain v1-head3 --preset fashion-mnist --config "$OUT/head3.json" --epochs 2
 pretrain v2-q16384-momentum --preset fashion-mnist-v2 --queue-size 16384 --positives momentum --epochs 2 --train-steps "$STEPS"

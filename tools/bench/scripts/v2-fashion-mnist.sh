@@ -40,7 +40,7 @@ for QUEUE in 4096 16384; do
   if [ ! -f "$RUN/results.json" ]; then
     PROBE="$OUT/probe-q$QUEUE"
     rm -rf "$PROBE"
-    "${SIMCLR[@]}" pretrain --preset fashion-mnist-v2 --queue-size $QUEUE --data $D --out "$PROBE" --max-steps 40 --backend "$BACKEND" >&2
+    "${SIMCLR[@]}" pretrain --preset fashion-mnist-v2 --positives online --queue-size $QUEUE --data $D --out "$PROBE" --max-steps 40 --backend "$BACKEND" >&2
     # The probe runs the first 40 steps; v1's rate comes from its own first 40, warm-up alike.
     STEPS=$(node -e '
       const fs = require("fs")
@@ -49,7 +49,7 @@ for QUEUE in 4096 16384; do
       console.log(Math.round(Number(process.argv[3]) * r(process.argv[2]) / r(process.argv[1])))' "$OUT/v1" "$PROBE" "$V1_STEPS")
     log "v2, queue $QUEUE: $STEPS steps for v1's wall time"
     rm -rf "$PROBE"
-    "${SIMCLR[@]}" pretrain --preset fashion-mnist-v2 --queue-size $QUEUE --epochs "$EPOCHS" --train-steps "$STEPS" --data $D --out "$RUN" --backend "$BACKEND" >&2
+    "${SIMCLR[@]}" pretrain --preset fashion-mnist-v2 --positives online --queue-size $QUEUE --epochs "$EPOCHS" --train-steps "$STEPS" --data $D --out "$RUN" --backend "$BACKEND" >&2
   fi
 done
 for RUN in "$OUT/v1" "$OUT/v2-q4096" "$OUT/v2-q16384"; do
