@@ -10,7 +10,7 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Installed, packAndInstall, tfjsVersion } from "./install.ts"
 
-const LOCAL = ["@simclr/core", "@simclr/losses", "@simclr/augment", "@simclr/encoders", "@simclr/heads", "@simclr/memory-queue", "@simclr/data-stream", "@simclr/wasm-kernels", "@simclr/backend-onednn"]
+const LOCAL = ["@simclr/core", "@simclr/losses", "@simclr/augment", "@simclr/encoders", "@simclr/heads", "@simclr/memory-queue", "@simclr/distill", "@simclr/data-stream", "@simclr/wasm-kernels", "@simclr/backend-onednn"]
 
 describe("simclr installed alone", () => {
   let installed: Installed | undefined
